@@ -1,0 +1,42 @@
+# The two commands of the quick start: `make run` and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+PORT   ?= 5000
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint openapi browser clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[postgres,server,test]'
+	touch $@
+
+install: $(STAMP)
+
+## make run: install, migrate the embedded SQLite database under instance/, serve on 127.0.0.1:$(PORT)
+run: install
+	$(BIN)/vrm db upgrade
+	$(BIN)/vrm serve --host 127.0.0.1 --port $(PORT)
+
+## make test: install, then the whole suite on SQLite, and again on PostgreSQL when
+## VRM_TEST_DATABASE_URL is set
+test: install browser lint
+	VRM_TEST_DATABASE_URL= $(BIN)/pytest
+	@if [ -n "$$VRM_TEST_DATABASE_URL" ]; then \
+		echo "--- again on PostgreSQL"; $(BIN)/pytest; \
+	fi
+
+lint: install
+	$(BIN)/ruff check vrm tests migrations
+	$(BIN)/ruff format --check vrm tests migrations
+
+openapi: install
+	$(BIN)/vrm openapi
+
+browser:
+	./scripts/install-chromium.sh
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""Person accounts: sign-up, passwords, login and personal access tokens."""

@@ -1,0 +1,101 @@
+"""The composition root: ``create_app`` builds the app; nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from vrm import config as vrm_config
+from vrm.accounts.passwords import Passwords
+from vrm.crypto import load_keyring
+from vrm.db import make_engine, make_sessionmaker
+from vrm.http import Api, register_error_handlers, register_security_headers
+from vrm.limits import limiter
+from vrm.runtime import Runtime, close_session
+
+OPENAPI_INFO = {
+    "title": "VRM",
+    "version": "1",
+    "description": (
+        "A customer-controlled relationship platform. The personal API (`/personal/v1`) is the "
+        "person's own; every error is RFC 9457 `application/problem+json`."
+    ),
+}
+
+
+def default_database_url(instance_path: Path) -> str:
+    return f"sqlite:///{instance_path / 'vrm.sqlite3'}"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from defaults, ``VRM_*`` variables and ``config``; never migrates."""
+    settings = vrm_config.load(config)
+    instance_path = Path(settings["INSTANCE_PATH"] or Path.cwd() / "instance").resolve()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    settings["DATABASE_URL"] = settings["DATABASE_URL"] or default_database_url(instance_path)
+
+    app = Flask(__name__, instance_path=str(instance_path))
+    keyring = load_keyring(settings, instance_path)
+    production = settings["ENV"] == "production"
+    app.config.update(
+        SECRET_KEY=keyring.material.session_key,
+        MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],
+        SESSION_COOKIE_NAME="vrm_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        WTF_CSRF_CHECK_DEFAULT=False,
+        RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URL"],
+        RATELIMIT_HEADERS_ENABLED=True,
+        API_TITLE=OPENAPI_INFO["title"],
+        API_VERSION=OPENAPI_INFO["version"],
+        OPENAPI_VERSION="3.1.0",
+        API_SPEC_OPTIONS={
+            "info": {"description": OPENAPI_INFO["description"]},
+            "components": {
+                "securitySchemes": {
+                    "personalToken": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "A personal access token, vrm_pat_...",
+                    },
+                    "personalBasic": {
+                        "type": "http",
+                        "scheme": "basic",
+                        "description": "Your email and password",
+                    },
+                }
+            },
+        },
+    )
+
+    engine = make_engine(
+        settings["DATABASE_URL"], sqlite_busy_timeout_ms=settings["SQLITE_BUSY_TIMEOUT_MS"]
+    )
+    app.extensions["vrm"] = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        keyring=keyring,
+        passwords=Passwords(
+            time_cost=settings["ARGON2_TIME_COST"],
+            memory_kib=settings["ARGON2_MEMORY_KIB"],
+            parallelism=settings["ARGON2_PARALLELISM"],
+        ),
+    )
+    app.teardown_appcontext(close_session)
+
+    from vrm import health, personal_api, web
+
+    web.csrf.init_app(app)
+    limiter.init_app(app)
+    api = Api(app)
+    api.register_blueprint(health.blp)
+    personal_api.register(api)
+    app.register_blueprint(web.blp)
+    register_error_handlers(app)
+    register_security_headers(app, production=production)
+    return app

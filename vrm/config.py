@@ -1,0 +1,71 @@
+"""Configuration: defaults in code, then ``VRM_*`` environment variables, then a dict.
+
+Nothing here touches the disk or the network; the app factory does that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+# The OWASP floor for argon2id (m=19 MiB, t=2, p=1); configuration may only go above it.
+ARGON2_FLOOR = {"ARGON2_MEMORY_KIB": 19_456, "ARGON2_TIME_COST": 2, "ARGON2_PARALLELISM": 1}
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    # None means an SQLite file under the instance folder.
+    "DATABASE_URL": None,
+    "INSTANCE_PATH": None,
+    # Path of the JSON keyring; production may pass the JSON itself in VRM_KEYS instead.
+    "KEYS_FILE": None,
+    "KEYS": None,
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "RATELIMIT_STORAGE_URL": "memory://",
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    "SIGNUP_RATE_LIMIT": "20 per hour",
+    # RFC 9106's second recommended profile, well above the OWASP floor.
+    "ARGON2_MEMORY_KIB": 65_536,
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_PARALLELISM": 4,
+    "PAGE_SIZE_DEFAULT": 20,
+    "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+}
+
+_INTS = {name for name, value in DEFAULTS.items() if isinstance(value, int)}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the service."""
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Read every known setting from ``VRM_<NAME>`` variables."""
+    found: dict[str, Any] = {}
+    for name in DEFAULTS:
+        raw = environ.get(f"VRM_{name}")
+        if raw is None or raw == "":
+            continue
+        if name in _INTS:
+            try:
+                found[name] = int(raw)
+            except ValueError:
+                raise ConfigError(f"VRM_{name} must be an integer, got {raw!r}") from None
+        else:
+            found[name] = raw
+    return found
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Merge defaults, the environment and explicit overrides, then check the result."""
+    settings = dict(DEFAULTS)
+    settings.update(from_environ(os.environ if environ is None else environ))
+    settings.update(overrides or {})
+    if settings["ENV"] not in {"development", "production", "test"}:
+        raise ConfigError("VRM_ENV must be development, production or test")
+    for name, floor in ARGON2_FLOOR.items():
+        if settings[name] < floor:
+            raise ConfigError(f"VRM_{name} must be at least {floor} (OWASP minimum for argon2id)")
+    return settings

@@ -1,0 +1,171 @@
+"""HTTP plumbing shared by every entry point: the OpenAPI-aware Api, problem+json
+rendering of every error, and the security headers every response carries."""
+
+from __future__ import annotations
+
+import http
+import logging
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, jsonify, render_template, request
+from flask_smorest import Api as SmorestApi
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException
+
+from vrm.errors import PROBLEM_CONTENT_TYPE, DomainError, flatten_messages, problem
+
+log = logging.getLogger(__name__)
+
+# Paths answered with problem+json; everything else is a web page.
+API_PREFIXES = ("/personal/", "/vendor/", "/oauth/", "/.well-known/", "/healthz")
+
+_CODES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-failed",
+    428: "precondition-required",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+class FieldErrorSchema(ma.Schema):
+    field = ma.fields.String(metadata={"description": "The offending field, dotted for nesting"})
+    message = ma.fields.String()
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as every API error is answered."""
+
+    type = ma.fields.String(metadata={"example": "urn:vrm:problem:validation-failed"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    errors = ma.fields.List(ma.fields.Nested(FieldErrorSchema))
+
+
+class Api(SmorestApi):
+    """flask-smorest's Api, documenting and answering errors as problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    def _register_error_handlers(self) -> None:
+        """Errors are handled app-wide by :func:`register_error_handlers`."""
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(body)
+    response.status_code = body["status"]
+    response.mimetype = PROBLEM_CONTENT_TYPE
+    response.headers.update(headers or {})
+    return response
+
+
+def _html_error(status: int, title: str, detail: str | None) -> tuple[str, int]:
+    return render_template("error.html", status=status, title=title, detail=detail), status
+
+
+def _handle_domain_error(error: DomainError) -> Any:
+    if not is_api_request():
+        return _html_error(error.status, error.title, error.detail)
+    body = problem(error.status, error.code, error.title, error.detail, errors=error.errors)
+    return problem_response(body, error.headers)
+
+
+def _handle_http_exception(error: HTTPException) -> Any:
+    status = error.code or 500
+    title = (
+        http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "Error"
+    )
+    data = getattr(error, "data", None) or {}
+    errors: list[dict[str, str]] = []
+    # webargs groups messages by location ("json", "query", ...); fields are named as sent.
+    for messages in (data.get("messages") or {}).values():
+        errors.extend(flatten_messages(messages))
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    else:
+        detail = data.get("message") or error.description
+    headers = dict(data.get("headers") or {})
+    if hasattr(error, "get_headers"):
+        for name, value in error.get_headers():
+            if name.lower() not in {"content-type", "content-length"}:
+                headers.setdefault(name, value)
+    if not is_api_request():
+        response = _html_error(status, title, detail if status < 500 else None)
+        return response[0], status, headers
+    code = _CODES.get(status, "error")
+    return problem_response(problem(status, code, title, detail, errors=errors), headers)
+
+
+def _handle_unexpected(error: Exception) -> Any:
+    # The trace goes to the server log only; the client gets a bare problem.
+    log.error(
+        "unhandled %s on %s %s",
+        error.__class__.__name__,
+        request.method,
+        request.path,
+        exc_info=error,
+    )
+    if not is_api_request():
+        return _html_error(500, "Something went wrong", None)
+    return problem_response(
+        problem(
+            500,
+            "internal-error",
+            "Internal Server Error",
+            "The server could not complete the request.",
+        )
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DomainError, _handle_domain_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)
+
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def register_security_headers(app: Flask, *, production: bool) -> None:
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if production:
+            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        if is_api_request() or response.mimetype == "text/html":
+            headers.setdefault("Cache-Control", "no-store")
+        return response

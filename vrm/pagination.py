@@ -1,0 +1,60 @@
+"""Keyset pagination: ``?limit=&cursor=`` -> ``{"data": [...], "next_cursor": ...}``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from vrm.errors import ValidationFailed
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    data: list[T]
+    next_cursor: str | None
+
+
+def _encode(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, row_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
+    except (ValueError, TypeError):
+        raise ValidationFailed("The cursor is not one this API returned", field="cursor") from None
+
+
+def newest_first(
+    session: Session,
+    stmt: Select[Any],
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[Any]:
+    """Page through ``stmt`` newest first, on an index over (created_at, id)."""
+    if cursor:
+        at, last_id = _decode(cursor)
+        stmt = stmt.where(or_(created_at < at, and_(created_at == at, row_id < last_id)))
+    rows = list(session.scalars(stmt.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows and more else None
+    next_cursor = (
+        _encode(getattr(last, created_at.key), getattr(last, row_id.key)) if last else None
+    )
+    return Page(rows, next_cursor)

@@ -1,0 +1,14 @@
+"""The personal API, ``/personal/v1``: thin views over the domain services."""
+
+from __future__ import annotations
+
+from vrm.http import Api
+
+PREFIX = "/personal/v1"
+
+
+def register(api: Api) -> None:
+    from vrm.personal_api import accounts, profile, tokens
+
+    for module in (accounts, tokens, profile):
+        api.register_blueprint(module.blp, url_prefix=PREFIX)

@@ -1,0 +1,76 @@
+"""Export and erasure across every domain.
+
+Each domain contributes one section to the export; a new domain adds its section to
+``EXPORT_SECTIONS``. Erasure deletes the person row: every table holding personal data
+references it with ON DELETE CASCADE, so nothing is left behind half-erased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from vrm import clock
+from vrm.accounts.models import Person
+from vrm.accounts.schemas import PersonalTokenSchema
+from vrm.accounts.service import AccountService
+from vrm.crypto import Keyring
+from vrm.db import write_transaction
+from vrm.profile.schemas import ProfileRevisionSchema, ProfileSchema
+from vrm.profile.service import ProfileService
+
+EXPORT_FORMAT = "vrm-export/1"
+
+Section = Callable[[Session, Keyring, AccountService, Person], Any]
+
+
+def _account(session: Session, keyring: Keyring, accounts: AccountService, person: Person) -> Any:
+    return {
+        "id": str(person.id),
+        "email": accounts.email_of(person),
+        "created_at": person.created_at.isoformat(),
+    }
+
+
+def _profile(session: Session, keyring: Keyring, accounts: AccountService, person: Person) -> Any:
+    service = ProfileService(session, keyring)
+    profile = service.get(person.id)
+    return {
+        "current": ProfileSchema().dump(
+            {**profile.values, "version": profile.version, "updated_at": profile.updated_at}
+        ),
+        "history": ProfileRevisionSchema(many=True).dump(service.all_revisions(person.id)),
+    }
+
+
+def _tokens(session: Session, keyring: Keyring, accounts: AccountService, person: Person) -> Any:
+    tokens = accounts.list_tokens(person, limit=10_000, cursor=None).data
+    return PersonalTokenSchema(many=True).dump([accounts.token_view(token) for token in tokens])
+
+
+EXPORT_SECTIONS: dict[str, Section] = {
+    "account": _account,
+    "profile": _profile,
+    "personal_tokens": _tokens,
+}
+
+
+class PrivacyService:
+    def __init__(self, session: Session, keyring: Keyring, accounts: AccountService):
+        self.session = session
+        self.keyring = keyring
+        self.accounts = accounts
+
+    def export(self, person: Person) -> dict[str, Any]:
+        document: dict[str, Any] = {"format": EXPORT_FORMAT, "exported_at": clock.now().isoformat()}
+        for name, section in EXPORT_SECTIONS.items():
+            document[name] = section(self.session, self.keyring, self.accounts, person)
+        return document
+
+    def erase(self, person: Person, password: str) -> None:
+        """Erase the account and all personal data, after the password is confirmed."""
+        self.accounts.confirm_password(person, password)
+        with write_transaction(self.session):
+            self.session.delete(person)

@@ -1,0 +1,1 @@
+"""The person's profile: a typed catalogue of fields plus custom attributes."""

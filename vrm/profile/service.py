@@ -1,0 +1,136 @@
+"""Reading and changing the profile; every change is a numbered, timed revision."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vrm import clock
+from vrm.accounts.models import Person
+from vrm.crypto import Keyring, aad_for
+from vrm.db import write_transaction
+from vrm.errors import PreconditionFailed
+from vrm.pagination import Page, newest_first
+from vrm.profile.models import ProfileAttribute, ProfileRevision
+
+
+@dataclass
+class Profile:
+    values: dict[str, Any]
+    version: int
+    updated_at: datetime | None
+
+
+@dataclass
+class Revision:
+    number: int
+    created_at: datetime
+    changes: dict[str, Any]
+
+
+class ProfileService:
+    def __init__(self, session: Session, keyring: Keyring):
+        self.session = session
+        self.keyring = keyring
+
+    def _value(self, attribute: ProfileAttribute) -> Any:
+        aad = aad_for("profile_attributes", "value", attribute.id)
+        return self.keyring.decrypt_json(attribute.value, aad)
+
+    def _attributes(self, person_id: uuid.UUID) -> dict[str, ProfileAttribute]:
+        rows = self.session.scalars(
+            select(ProfileAttribute).where(ProfileAttribute.person_id == person_id)
+        )
+        return {row.field: row for row in rows}
+
+    def _version(self, person_id: uuid.UUID) -> int:
+        latest = select(func.max(ProfileRevision.number)).where(
+            ProfileRevision.person_id == person_id
+        )
+        return self.session.scalar(latest) or 0
+
+    def get(self, person_id: uuid.UUID) -> Profile:
+        attributes = self._attributes(person_id)
+        values = {name: self._value(row) for name, row in attributes.items()}
+        updated = max((row.updated_at for row in attributes.values()), default=None)
+        return Profile(values, self._version(person_id), updated)
+
+    def update(
+        self, person_id: uuid.UUID, changes: dict[str, Any], expected_version: int | None = None
+    ) -> Profile:
+        """Apply validated changes; a change that alters nothing writes no revision."""
+        now = clock.now()
+        with write_transaction(self.session):
+            # Serialise concurrent edits of one profile (a no-op lock on SQLite, which
+            # already holds the write lock from BEGIN IMMEDIATE).
+            self.session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
+            version = self._version(person_id)
+            if expected_version is not None and expected_version != version:
+                raise PreconditionFailed(
+                    f"The profile is at version {version}, not {expected_version}; read it again"
+                )
+            attributes = self._attributes(person_id)
+            applied: dict[str, Any] = {}
+            for name, new in changes.items():
+                row = attributes.get(name)
+                old = self._value(row) if row else None
+                if name == "custom" and new is not None:
+                    merged = dict(old or {})
+                    for key, value in new.items():
+                        if value is None:
+                            merged.pop(key, None)
+                        else:
+                            merged[key] = value
+                    new = merged or None
+                if new == old:
+                    continue
+                applied[name] = new
+                if new is None:
+                    if row is not None:
+                        self.session.delete(row)
+                    continue
+                if row is None:
+                    row = ProfileAttribute(id=uuid.uuid4(), person_id=person_id, field=name)
+                    self.session.add(row)
+                row.value = self.keyring.encrypt_json(
+                    new, aad_for("profile_attributes", "value", row.id)
+                )
+                row.updated_at = now
+            if applied:
+                revision = ProfileRevision(
+                    id=uuid.uuid4(), person_id=person_id, number=version + 1, created_at=now
+                )
+                revision.changes = self.keyring.encrypt_json(
+                    applied, aad_for("profile_revisions", "changes", revision.id)
+                )
+                self.session.add(revision)
+        return self.get(person_id)
+
+    def history(self, person_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page[Revision]:
+        stmt = select(ProfileRevision).where(ProfileRevision.person_id == person_id)
+        page = newest_first(
+            self.session,
+            stmt,
+            ProfileRevision.created_at,
+            ProfileRevision.id,
+            limit=limit,
+            cursor=cursor,
+        )
+        return Page([self._revision(row) for row in page.data], page.next_cursor)
+
+    def _revision(self, row: ProfileRevision) -> Revision:
+        aad = aad_for("profile_revisions", "changes", row.id)
+        return Revision(row.number, row.created_at, self.keyring.decrypt_json(row.changes, aad))
+
+    def all_revisions(self, person_id: uuid.UUID) -> list[Revision]:
+        rows = self.session.scalars(
+            select(ProfileRevision)
+            .where(ProfileRevision.person_id == person_id)
+            .order_by(ProfileRevision.number)
+        )
+        return [self._revision(row) for row in rows]

@@ -1,0 +1,56 @@
+"""What a running app holds (engine, keyring, password hasher) and the request-scoped
+session and services the views use. Domain services never import this module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from vrm.accounts.passwords import Passwords
+from vrm.accounts.service import AccountService
+from vrm.crypto import Keyring
+from vrm.privacy.service import PrivacyService
+from vrm.profile.service import ProfileService
+
+
+@dataclass
+class Runtime:
+    settings: dict[str, Any]
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keyring: Keyring
+    passwords: Passwords
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["vrm"]
+
+
+def db_session() -> Session:
+    """The session of the current request, closed when the request ends."""
+    if "db_session" not in g:
+        g.db_session = runtime().sessions()
+    return g.db_session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def accounts() -> AccountService:
+    rt = runtime()
+    return AccountService(db_session(), rt.keyring, rt.passwords)
+
+
+def profiles() -> ProfileService:
+    return ProfileService(db_session(), runtime().keyring)
+
+
+def privacy() -> PrivacyService:
+    return PrivacyService(db_session(), runtime().keyring, accounts())

@@ -1,0 +1,206 @@
+"""The person's web pages: server-rendered, usable without JavaScript, CSRF-protected.
+
+Views call the same services as the personal API, so the same rules hold here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+
+from vrm import clock
+from vrm.accounts.models import Person
+from vrm.errors import DomainError, InvalidCredentials, ValidationFailed, flatten_messages
+from vrm.limits import limit_logins, limiter, signup_limit
+from vrm.profile.schemas import ProfileSchema
+from vrm.runtime import accounts, privacy, profiles
+from vrm.web.profile_form import error_field, from_form, to_form
+
+csrf = CSRFProtect()
+blp = Blueprint(
+    "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+)
+
+
+@blp.before_request
+def _protect_forms() -> None:
+    csrf.protect()
+    person_id = session.get("person_id")
+    g.person = accounts().get(uuid.UUID(person_id)) if person_id else None
+    if person_id and g.person is None:
+        session.clear()  # the account was erased
+
+
+@blp.app_context_processor
+def _inject() -> dict[str, Any]:
+    return {"person": g.get("person")}
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.get("person") is None:
+            return redirect(url_for("web.login"))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _errors(error: DomainError) -> dict[str, str]:
+    """Field errors keyed by input name, for display next to each input."""
+    found = {e["field"]: e["message"] for e in error.errors}
+    return found or {"form": error.detail}
+
+
+def _start_session(person: Person) -> None:
+    session.clear()  # a fresh session on every log-in: no fixation
+    session["person_id"] = str(person.id)
+    session.permanent = False
+
+
+@blp.get("/")
+def home() -> Any:
+    if g.person is not None:
+        return redirect(url_for("web.profile"))
+    return render_template("home.html")
+
+
+@blp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(signup_limit, methods=["POST"])
+def signup() -> Any:
+    errors: dict[str, str] = {}
+    email = request.form.get("email", "")
+    if request.method == "POST":
+        try:
+            person = accounts().sign_up(email, request.form.get("password", ""))
+        except DomainError as error:
+            errors = _errors(error)
+        else:
+            _start_session(person)
+            return redirect(url_for("web.profile_edit", welcome=1))
+    status = 422 if errors else 200
+    return render_template("signup.html", errors=errors, email=email), status
+
+
+@blp.route("/login", methods=["GET", "POST"])
+@limit_logins
+def login() -> Any:
+    error = None
+    email = request.form.get("email", "")
+    if request.method == "POST":
+        try:
+            person = accounts().authenticate(email, request.form.get("password", ""))
+        except InvalidCredentials as exc:
+            error = exc.detail
+        else:
+            _start_session(person)
+            return redirect(url_for("web.profile"))
+    return render_template("login.html", error=error, email=email), 401 if error else 200
+
+
+@blp.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("web.home"))
+
+
+@blp.get("/profile")
+@login_required
+def profile() -> Any:
+    current = profiles().get(g.person.id)
+    return render_template("profile.html", profile=current, email=accounts().email_of(g.person))
+
+
+@blp.route("/profile/edit", methods=["GET", "POST"])
+@login_required
+def profile_edit() -> Any:
+    service = profiles()
+    current = service.get(g.person.id)
+    if request.method == "GET":
+        return render_template(
+            "profile_edit.html",
+            form=to_form(current.values),
+            errors={},
+            welcome=bool(request.args.get("welcome")),
+        )
+    errors: dict[str, str] = {}
+    try:
+        changes = ProfileSchema().load(from_form(request.form, current.values))
+    except ma.ValidationError as exc:
+        errors = {error_field(e["field"]): e["message"] for e in flatten_messages(exc.messages)}
+    else:
+        try:
+            service.update(g.person.id, changes)
+        except ValidationFailed as error:
+            errors = _errors(error)
+        else:
+            return redirect(url_for("web.profile", saved=1))
+    return render_template(
+        "profile_edit.html", form=request.form, errors=errors, welcome=False
+    ), 422
+
+
+@blp.route("/tokens", methods=["GET", "POST"])
+@login_required
+def tokens() -> Any:
+    service = accounts()
+    created = None
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        days = request.form.get("expires_in_days", "").strip()
+        try:
+            if days and not days.isdigit():
+                raise ValidationFailed("Give a whole number of days", field="expires_in_days")
+            token, secret = service.issue_token(
+                g.person, request.form.get("name", ""), int(days) if days else None
+            )
+        except ValidationFailed as error:
+            errors = _errors(error)
+        else:
+            created = {**service.token_view(token), "token": secret}
+    page = service.list_tokens(g.person, limit=100, cursor=None)
+    rows = [service.token_view(token) for token in page.data]
+    return render_template(
+        "tokens.html",
+        tokens=rows,
+        created=created,
+        errors=errors,
+        form=request.form,
+        now=clock.now(),
+    ), 422 if errors else 200
+
+
+@blp.post("/tokens/<uuid:token_id>/revoke")
+@login_required
+def revoke_token(token_id: uuid.UUID) -> Any:
+    accounts().revoke_token(g.person, token_id)
+    return redirect(url_for("web.tokens"))
+
+
+@blp.route("/account", methods=["GET", "POST"])
+@login_required
+def account() -> Any:
+    """Download everything, or erase the account after confirming the password."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            privacy().erase(g.person, request.form.get("password", ""))
+        except ValidationFailed as error:
+            errors = _errors(error)
+        else:
+            session.clear()
+            return redirect(url_for("web.home", erased=1))
+    return render_template("account.html", errors=errors), 422 if errors else 200
+
+
+@blp.get("/account/export.json")
+@login_required
+def export() -> Any:
+    document = privacy().export(g.person)
+    return document, 200, {"Content-Disposition": 'attachment; filename="vrm-export.json"'}
