@@ -12,7 +12,12 @@ from vrm import config as vrm_config
 from vrm.accounts.passwords import Passwords
 from vrm.crypto import load_keyring
 from vrm.db import make_engine, make_sessionmaker
-from vrm.http import Api, register_error_handlers, register_security_headers
+from vrm.http import (
+    Api,
+    register_error_handlers,
+    register_request_checks,
+    register_security_headers,
+)
 from vrm.limits import limiter
 from vrm.runtime import Runtime, close_session
 
@@ -96,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(health.blp)
     personal_api.register(api)
     app.register_blueprint(web.blp)
+    register_request_checks(app)
     register_error_handlers(app)
     register_security_headers(app, production=production)
     return app

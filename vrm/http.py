@@ -11,7 +11,7 @@ import marshmallow as ma
 from flask import Flask, Response, jsonify, render_template, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from vrm.errors import PROBLEM_CONTENT_TYPE, DomainError, flatten_messages, problem
 
@@ -142,6 +142,22 @@ def _handle_unexpected(error: Exception) -> Any:
             "The server could not complete the request.",
         )
     )
+
+
+# JSON APIs (the OAuth endpoints take forms, as RFC 6749 says, and are not among them).
+JSON_API_PREFIXES = ("/personal/", "/vendor/")
+
+
+def _require_json_bodies() -> None:
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    )
+    if has_body and request.path.startswith(JSON_API_PREFIXES) and not request.is_json:
+        raise UnsupportedMediaType("Send the body as application/json")
+
+
+def register_request_checks(app: Flask) -> None:
+    app.before_request(_require_json_bodies)
 
 
 def register_error_handlers(app: Flask) -> None:
