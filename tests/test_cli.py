@@ -1,0 +1,85 @@
+"""The commands of the README, run as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+VRM = [sys.executable, "-m", "vrm.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VRM_")}
+    env["VRM_INSTANCE_PATH"] = str(tmp_path / "instance")
+    return env
+
+
+def test_db_upgrade_then_serve_answers_healthz_and_pages(tmp_path):
+    env = clean_env(tmp_path)
+    upgrade = subprocess.run(
+        [*VRM, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert (tmp_path / "instance" / "vrm.sqlite3").exists()
+    check = subprocess.run(
+        [*VRM, "db", "check"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*VRM, "serve", "--port", str(port)],
+        env={**env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                health = httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
+        assert "Sign up" in httpx.get(f"{base}/signup").text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_port_comes_from_the_environment(tmp_path):
+    env = clean_env(tmp_path)
+    port = free_port()
+    subprocess.run([*VRM, "db", "upgrade"], env=env, capture_output=True, timeout=120, check=True)
+    server = subprocess.Popen(
+        [*VRM, "serve"],
+        env={**env, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("vrm serve did not listen on $PORT")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
