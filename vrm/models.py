@@ -1,7 +1,7 @@
 """Every model, imported once so the metadata is complete (for Alembic and key rotation)."""
 
-from vrm.accounts.models import Person, PersonalToken
+from vrm.accounts.models import Person, PersonalToken, WebSession
 from vrm.db import Base
 from vrm.profile.models import ProfileAttribute, ProfileRevision
 
-__all__ = ["Base", "Person", "PersonalToken", "ProfileAttribute", "ProfileRevision"]
+__all__ = ["Base", "Person", "PersonalToken", "ProfileAttribute", "ProfileRevision", "WebSession"]

@@ -40,3 +40,18 @@ class PersonalToken(Base):
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A logged-in browser. The cookie carries a random secret; only its digest is kept,
+    so logging out (or erasing the account) ends the session on the server too."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[UUIDPk]
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

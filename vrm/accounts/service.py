@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vrm import clock
-from vrm.accounts.models import Person, PersonalToken
+from vrm.accounts.models import Person, PersonalToken, WebSession
 from vrm.accounts.passwords import Passwords
 from vrm.crypto import Keyring, aad_for, new_token, token_digest
 from vrm.db import write_transaction
@@ -20,6 +20,8 @@ from vrm.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
 from vrm.pagination import Page, newest_first
 
 TOKEN_PREFIX = "vrm_pat_"
+WEB_SESSION_PREFIX = "vrm_ws_"
+WEB_SESSION_LIFETIME = timedelta(hours=12)
 TOKEN_NAME_MAX = 100
 TOKEN_LIFETIME_MAX_DAYS = 366
 # last_used_at is a hint for the person, not an audit trail: write it at most this often.
@@ -183,3 +185,40 @@ class AccountService:
                 token.last_used_at = now
                 self.session.add(token)
         return person
+
+    # Web sessions
+
+    def open_web_session(self, person: Person) -> str:
+        """Start a browser session; the returned secret goes in the signed cookie."""
+        secret = new_token(WEB_SESSION_PREFIX)
+        now = clock.now()
+        with write_transaction(self.session):
+            self.session.execute(
+                delete(WebSession).where(
+                    WebSession.person_id == person.id, WebSession.expires_at <= now
+                )
+            )
+            self.session.add(
+                WebSession(
+                    id=uuid.uuid4(),
+                    person_id=person.id,
+                    digest=token_digest(secret),
+                    created_at=now,
+                    expires_at=now + WEB_SESSION_LIFETIME,
+                )
+            )
+        return secret
+
+    def person_for_web_session(self, secret: str) -> Person | None:
+        row = self.session.execute(
+            select(Person)
+            .join(WebSession, WebSession.person_id == Person.id)
+            .where(WebSession.digest == token_digest(secret), WebSession.expires_at > clock.now())
+        ).first()
+        return row[0] if row else None
+
+    def close_web_session(self, secret: str) -> None:
+        with write_transaction(self.session):
+            self.session.execute(
+                delete(WebSession).where(WebSession.digest == token_digest(secret))
+            )

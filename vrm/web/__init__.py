@@ -31,10 +31,10 @@ blp = Blueprint(
 @blp.before_request
 def _protect_forms() -> None:
     csrf.protect()
-    person_id = session.get("person_id")
-    g.person = accounts().get(uuid.UUID(person_id)) if person_id else None
-    if person_id and g.person is None:
-        session.clear()  # the account was erased
+    secret = session.get("sid")
+    g.person = accounts().person_for_web_session(secret) if secret else None
+    if secret and g.person is None:
+        session.clear()  # logged out elsewhere, expired, or the account was erased
 
 
 @blp.app_context_processor
@@ -60,8 +60,7 @@ def _errors(error: DomainError) -> dict[str, str]:
 
 def _start_session(person: Person) -> None:
     session.clear()  # a fresh session on every log-in: no fixation
-    session["person_id"] = str(person.id)
-    session.permanent = False
+    session["sid"] = accounts().open_web_session(person)
 
 
 @blp.get("/")
@@ -106,6 +105,8 @@ def login() -> Any:
 
 @blp.post("/logout")
 def logout() -> Any:
+    if session.get("sid"):
+        accounts().close_web_session(session["sid"])
     session.clear()
     return redirect(url_for("web.home"))
 
