@@ -20,6 +20,7 @@ from vrm.http import (
 )
 from vrm.limits import limiter
 from vrm.runtime import Runtime, close_session
+from vrm.vendors.scopes import SCOPES
 
 OPENAPI_INFO = {
     "title": "VRM",
@@ -72,6 +73,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                         "scheme": "basic",
                         "description": "Your email and password",
                     },
+                    "clientBasic": {
+                        "type": "http",
+                        "scheme": "basic",
+                        "description": "OAuth client_id and client_secret (client_secret_basic)",
+                    },
+                    "registrationToken": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "An initial access token from the operator (vrm_iat_...)",
+                    },
+                    "vendorOAuth": {
+                        "type": "oauth2",
+                        "description": "A vendor access token (vrm_at_...)",
+                        "flows": {
+                            "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": SCOPES},
+                            "authorizationCode": {
+                                "authorizationUrl": "/oauth/authorize",
+                                "tokenUrl": "/oauth/token",
+                                "refreshUrl": "/oauth/token",
+                                "scopes": SCOPES,
+                            },
+                        },
+                    },
                 }
             },
         },
@@ -100,6 +124,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = Api(app)
     api.register_blueprint(health.blp)
     personal_api.register(api)
+    import vendor_api
+
+    vendor_api.register(app, api)
     app.register_blueprint(web.blp)
     register_request_checks(app)
     register_error_handlers(app)

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import click
@@ -132,6 +133,80 @@ def keys_retire(kid: str) -> None:
     del ring.material.keys[kid]
     ring.save()
     click.echo(json.dumps({"retired": kid}))
+
+
+@main.group()
+def vendor() -> None:
+    """Vendors and their OAuth clients."""
+
+
+@vendor.command("create")
+@click.option("--name", required=True)
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="Exact redirect URI for the authorization code flow; repeatable.",
+)
+@click.option(
+    "--scope",
+    "scope_list",
+    multiple=True,
+    help="A scope the client may ask for; repeatable. Default: every vendor scope.",
+)
+@click.option("--website")
+@click.option("--privacy-policy-url")
+@click.option("--contact-email")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def vendor_create(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    scope_list: tuple[str, ...],
+    website: str | None,
+    privacy_policy_url: str | None,
+    contact_email: str | None,
+    as_json: bool,
+) -> None:
+    """Create a vendor with one OAuth client; the client secret is printed once."""
+    from vrm.errors import ValidationFailed
+    from vrm.vendors.service import VendorService
+
+    rt = _keyring_app().extensions["vrm"]
+    with rt.sessions() as session:
+        try:
+            created, client, secret = VendorService(session, rt.keyring).create_vendor(
+                name,
+                redirect_uris=redirect_uris,
+                scope=" ".join(scope_list),
+                website=website,
+                privacy_policy_url=privacy_policy_url,
+                contact_email=contact_email,
+            )
+        except ValidationFailed as error:
+            raise click.ClickException(error.detail) from None
+    result = {"vendor_id": str(created.id), "client_id": client.client_id, "client_secret": secret}
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key}: {value}")
+
+
+@vendor.command("registration-token")
+@click.option("--vendor-id", type=click.UUID, help="Clients registered join this vendor.")
+@click.option("--days", type=click.IntRange(1, 90), default=7, show_default=True)
+def vendor_registration_token(vendor_id: uuid.UUID | None, days: int) -> None:
+    """Issue a single-use initial access token for /oauth/register (RFC 7591)."""
+    from vrm.errors import NotFound
+    from vrm.vendors.service import VendorService
+
+    rt = _keyring_app().extensions["vrm"]
+    with rt.sessions() as session:
+        try:
+            secret = VendorService(session, rt.keyring).issue_registration_token(vendor_id, days)
+        except NotFound as error:
+            raise click.ClickException(error.detail) from None
+    click.echo(json.dumps({"registration_token": secret, "expires_in_days": days}))
 
 
 @main.command()

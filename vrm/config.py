@@ -17,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     # None means an SQLite file under the instance folder.
     "DATABASE_URL": None,
     "INSTANCE_PATH": None,
+    # The OAuth issuer identifier, exactly as published; None means this request's origin.
+    "ISSUER": None,
     # Path of the JSON keyring; production may pass the JSON itself in VRM_KEYS instead.
     "KEYS_FILE": None,
     "KEYS": None,

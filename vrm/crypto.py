@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger(__name__)
@@ -62,15 +64,24 @@ class KeyMaterial:
     keys: dict[str, bytes]
     index_key: bytes
     session_key: bytes
+    # Derives each vendor's customer_ref for a person; never rotated, or refs would change.
+    pseudonym_key: bytes
+    # Ed25519 private keys (raw 32 bytes) that sign records; all are published in the JWKS.
+    signing_active: str
+    signing_keys: dict[str, bytes]
 
     @classmethod
     def generate(cls) -> KeyMaterial:
         kid = new_key_id()
+        signing_kid = "s" + new_key_id()
         return cls(
             active=kid,
             keys={kid: AESGCM.generate_key(bit_length=256)},
             index_key=secrets.token_bytes(32),
             session_key=secrets.token_bytes(32),
+            pseudonym_key=secrets.token_bytes(32),
+            signing_active=signing_kid,
+            signing_keys={signing_kid: secrets.token_bytes(32)},
         )
 
     @classmethod
@@ -83,6 +94,9 @@ class KeyMaterial:
                 keys=keys,
                 index_key=_b64d(doc["index_key"]),
                 session_key=_b64d(doc["session_key"]),
+                pseudonym_key=_b64d(doc["pseudonym_key"]),
+                signing_active=doc["signing"]["active"],
+                signing_keys={kid: _b64d(v) for kid, v in doc["signing"]["keys"].items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyringError(f"the keyring is malformed: {exc.__class__.__name__}") from None
@@ -90,6 +104,8 @@ class KeyMaterial:
             raise KeyringError("the keyring's active key id is not among its keys")
         if any(len(key) != 32 for key in keys.values()):
             raise KeyringError("every encryption key must be 32 bytes (AES-256)")
+        if material.signing_active not in material.signing_keys:
+            raise KeyringError("the keyring's active signing key id is not among its keys")
         return material
 
     def to_json(self) -> str:
@@ -100,6 +116,11 @@ class KeyMaterial:
             },
             "index_key": _b64e(self.index_key),
             "session_key": _b64e(self.session_key),
+            "pseudonym_key": _b64e(self.pseudonym_key),
+            "signing": {
+                "active": self.signing_active,
+                "keys": {kid: _b64e(key) for kid, key in self.signing_keys.items()},
+            },
         }
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
@@ -192,6 +213,32 @@ class Keyring:
         self.refresh()
         message = f"{purpose}\x00{value}".encode()
         return hmac.new(self.material.index_key, message, hashlib.sha256).hexdigest()
+
+    def pseudonym(self, vendor_id: object, person_id: object) -> str:
+        """The person's pairwise ``customer_ref`` at one vendor: stable, and unlinkable
+        across vendors without the server key."""
+        message = f"customer_ref\x00{vendor_id}\x00{person_id}".encode()
+        digest = hmac.new(self.material.pseudonym_key, message, hashlib.sha256).digest()
+        return "cus_" + _b64e(digest[:20])
+
+    def jwks(self) -> dict[str, Any]:
+        """The public half of every signing key, as a JWK Set (RFC 7517, OKP per RFC 8037)."""
+        self.refresh()
+        keys = []
+        for kid, raw in sorted(self.material.signing_keys.items()):
+            public = Ed25519PrivateKey.from_private_bytes(raw).public_key()
+            x = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            keys.append(
+                {
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": _b64e(x),
+                    "kid": kid,
+                    "use": "sig",
+                    "alg": "Ed25519",
+                }
+            )
+        return {"keys": keys}
 
 
 def kid_of(ciphertext: str) -> str:

@@ -20,12 +20,19 @@ class DomainError(Exception):
     title = "Bad request"
 
     def __init__(
-        self, detail: str, *, field: str | None = None, headers: dict[str, str] | None = None
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ):
         super().__init__(detail)
         self.detail = detail
         self.errors = [{"field": field, "message": detail}] if field else []
         self.headers = headers or {}
+        # Extension members of the problem document (RFC 9457 section 3.2).
+        self.extra = extra or {}
 
 
 class ValidationFailed(DomainError):

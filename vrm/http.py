@@ -74,8 +74,14 @@ class Api(SmorestApi):
         """Errors are handled app-wide by :func:`register_error_handlers`."""
 
 
+# The OAuth consent screen is a web page, though it lives under /oauth/.
+WEB_PAGES_UNDER_API_PREFIXES = ("/oauth/authorize",)
+
+
 def is_api_request() -> bool:
-    return request.path.startswith(API_PREFIXES)
+    return (
+        request.path.startswith(API_PREFIXES) and request.path not in WEB_PAGES_UNDER_API_PREFIXES
+    )
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -94,6 +100,7 @@ def _handle_domain_error(error: DomainError) -> Any:
     if not is_api_request():
         return _html_error(error.status, error.title, error.detail)
     body = problem(error.status, error.code, error.title, error.detail, errors=error.errors)
+    body.update(error.extra)
     return problem_response(body, error.headers)
 
 

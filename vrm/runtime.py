@@ -15,6 +15,7 @@ from vrm.accounts.service import AccountService
 from vrm.crypto import Keyring
 from vrm.privacy.service import PrivacyService
 from vrm.profile.service import ProfileService
+from vrm.vendors.service import VendorService
 
 
 @dataclass
@@ -50,6 +51,10 @@ def accounts() -> AccountService:
 
 def profiles() -> ProfileService:
     return ProfileService(db_session(), runtime().keyring)
+
+
+def vendor_service() -> VendorService:
+    return VendorService(db_session(), runtime().keyring)
 
 
 def privacy() -> PrivacyService:

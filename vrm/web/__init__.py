@@ -19,7 +19,8 @@ from vrm.accounts.models import Person
 from vrm.errors import DomainError, InvalidCredentials, ValidationFailed, flatten_messages
 from vrm.limits import limit_logins, limiter, signup_limit
 from vrm.profile.schemas import ProfileSchema
-from vrm.runtime import accounts, privacy, profiles
+from vrm.runtime import accounts, privacy, profiles, vendor_service
+from vrm.web.authorize import authorize
 from vrm.web.profile_form import error_field, from_form, to_form
 
 csrf = CSRFProtect()
@@ -63,6 +64,13 @@ def _start_session(person: Person) -> None:
     session["sid"] = accounts().open_web_session(person)
 
 
+def _safe_next(target: str | None) -> str | None:
+    """A local path to return to after log-in; anything else is ignored (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return None
+
+
 @blp.get("/")
 def home() -> Any:
     if g.person is not None:
@@ -99,7 +107,7 @@ def login() -> Any:
             error = exc.detail
         else:
             _start_session(person)
-            return redirect(url_for("web.profile"))
+            return redirect(_safe_next(request.args.get("next")) or url_for("web.profile"))
     return render_template("login.html", error=error, email=email), 401 if error else 200
 
 
@@ -205,3 +213,20 @@ def account() -> Any:
 def export() -> Any:
     document = privacy().export(g.person)
     return document, 200, {"Content-Disposition": 'attachment; filename="vrm-export.json"'}
+
+
+@blp.get("/vendors")
+@login_required
+def vendors_page() -> Any:
+    """Vendors you have a relationship with, and the apps you authorised."""
+    return render_template("vendors.html", vendors=vendor_service().vendors_of(g.person.id))
+
+
+@blp.post("/vendors/<uuid:vendor_id>/revoke")
+@login_required
+def revoke_vendor(vendor_id: uuid.UUID) -> Any:
+    vendor_service().revoke_authorizations(g.person.id, vendor_id)
+    return redirect(url_for("web.vendors_page", revoked=1))
+
+
+blp.add_url_rule("/oauth/authorize", "authorize", authorize, methods=["GET", "POST"])

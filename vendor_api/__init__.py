@@ -1,0 +1,17 @@
+"""The vendor's side: the OAuth 2 authorization server and the ``/vendor/v1`` API."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from vrm.http import Api
+
+PREFIX = "/vendor/v1"
+
+
+def register(app: Flask, api: Api) -> None:
+    from vendor_api import me, oauth
+
+    oauth.init_app(app)
+    api.register_blueprint(oauth.blp)
+    api.register_blueprint(me.blp, url_prefix=PREFIX)

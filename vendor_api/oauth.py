@@ -1,0 +1,354 @@
+"""The OAuth 2 authorization server (Authlib), tightened to RFC 9700:
+
+- PKCE with S256 only, mandatory for every client;
+- redirect URIs matched exactly; codes single-use, 10 minutes, a replay revokes their tokens;
+- refresh tokens rotate, and reuse of a rotated one revokes the whole family;
+- no implicit or password grant; secrets, codes and tokens stored as SHA-256 digests only;
+- the authorization response carries ``iss`` (RFC 9207) against mix-up attacks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    grants,
+)
+from authlib.oauth2.rfc6750 import BearerTokenGenerator, InvalidTokenError
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7591 import (
+    ClientRegistrationEndpoint,
+    InvalidClientMetadataError,
+    InvalidRedirectURIError,
+)
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import Flask, jsonify, request
+from flask_smorest import Blueprint
+
+from vendor_api import schemas
+from vrm.crypto import new_token
+from vrm.errors import NotFound, ValidationFailed
+from vrm.runtime import accounts, db_session, runtime, vendor_service
+from vrm.vendors import scopes
+from vrm.vendors.grants import (
+    ACCESS_TOKEN_LIFETIME,
+    ACCESS_TOKEN_PREFIX,
+    REFRESH_TOKEN_PREFIX,
+    GrantStore,
+)
+from vrm.vendors.service import AUTH_METHODS, GRANT_TYPES, VendorService
+
+CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+
+def store() -> GrantStore:
+    return GrantStore(db_session())
+
+
+def vendors() -> VendorService:
+    return vendor_service()
+
+
+def issuer() -> str:
+    return runtime().settings["ISSUER"] or request.host_url.rstrip("/")
+
+
+class S256Challenge(CodeChallenge):
+    """PKCE, S256 only, for every client (Authlib would allow plain and skip it for
+    confidential clients)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge (S256)")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only code_challenge_method=S256 is accepted")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri = super().validate_authorization_request()
+        if not self.request.payload.scope:
+            raise InvalidScopeError("Name the scopes you ask for", redirect_uri=redirect_uri)
+        return redirect_uri
+
+    def create_authorization_response(self, redirect_uri: str, grant_user: Any) -> Any:
+        status, body, headers = super().create_authorization_response(redirect_uri, grant_user)
+        location = add_params_to_uri(dict(headers)["Location"], [("iss", issuer())])
+        return status, body, [("Location", location)]
+
+    def save_authorization_code(self, code: str, req: Any) -> None:
+        data = req.payload.data
+        store().save_code(
+            code,
+            req.client,
+            req.user.id,
+            req.payload.redirect_uri or "",
+            req.scope,
+            data["code_challenge"],
+            data["code_challenge_method"],
+        )
+
+    def query_authorization_code(self, code: str, client: Any) -> Any:
+        return store().claim_code(code, client)
+
+    def delete_authorization_code(self, authorization_code: Any) -> None:
+        """Nothing to do: the code was spent when it was claimed."""
+
+    def authenticate_user(self, authorization_code: Any) -> Any:
+        return accounts().get(authorization_code.person_id)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def _validate_request_token(self, client: Any) -> Any:
+        refresh_token = self.request.form.get("refresh_token")
+        if refresh_token is None:
+            raise InvalidRequestError("Missing 'refresh_token' in request.")
+        token = store().claim_refresh_token(refresh_token)
+        if token is None or not token.check_client(client):
+            raise InvalidGrantError("The refresh token is invalid, expired or already used")
+        return token
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Any:
+        raise NotImplementedError("claimed in _validate_request_token")
+
+    def authenticate_user(self, refresh_token: Any) -> Any:
+        return accounts().get(refresh_token.person_id) if refresh_token.person_id else None
+
+    def revoke_old_credential(self, refresh_token: Any) -> None:
+        """Nothing to do: the old refresh token was spent when it was claimed."""
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return store().by_any_token(token_string)
+
+    def revoke_token(self, token: Any, req: Any) -> None:
+        # Revoking a refresh token ends every token of that grant (RFC 7009 section 2.1).
+        store().revoke(token, family=token.presented_refresh)
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return store().by_any_token(token_string)
+
+    def check_permission(self, token: Any, client: Any, req: Any) -> bool:
+        # A client learns about its own tokens only; any other is simply inactive.
+        return token.check_client(client)
+
+    def introspect_token(self, token: Any) -> dict[str, Any]:
+        client = token.client
+        body: dict[str, Any] = {
+            "active": True,
+            "client_id": client.client_id,
+            "scope": token.scope,
+            "token_type": "refresh_token" if token.presented_refresh else "Bearer",
+            "exp": int(
+                (
+                    token.refresh_expires_at if token.presented_refresh else token.access_expires_at
+                ).timestamp()
+            ),
+            "iat": int(token.issued_at.timestamp()),
+            "iss": issuer(),
+        }
+        if token.person_id:
+            body["sub"] = vendors().customer_ref(client.vendor_id, token.person_id)
+        return body
+
+    def create_introspection_payload(self, token: Any) -> dict[str, Any]:
+        if token is None or not store().is_active(token):
+            return {"active": False}
+        return self.introspect_token(token)
+
+
+class Registration(ClientRegistrationEndpoint):
+    """Dynamic client registration (RFC 7591), open only to an operator-issued initial
+    access token, spent by the registration."""
+
+    def authenticate_token(self, req: Any) -> Any:
+        scheme, _, secret = (req.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and vendors().registration_token_valid(secret.strip()):
+            return secret.strip()
+        return None
+
+    def get_server_metadata(self) -> dict[str, Any]:
+        return metadata()
+
+    def create_registration_response(self, req: Any) -> Any:
+        token = self.authenticate_token(req)
+        if not token:
+            raise InvalidTokenError("An initial access token from the operator is required")
+        req.credential = token
+        client_metadata = self.extract_client_metadata(req)
+        try:
+            client, secret = vendors().register_client(token, client_metadata)
+        except ValidationFailed as error:
+            field = error.errors[0]["field"] if error.errors else ""
+            if field == "redirect_uris":
+                raise InvalidRedirectURIError(error.detail) from None
+            raise InvalidClientMetadataError(error.detail) from None
+        except NotFound as error:
+            raise InvalidTokenError(error.detail) from None
+        body = {
+            **client_metadata,
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "client_id_issued_at": int(client.created_at.timestamp()),
+            "client_secret_expires_at": 0,
+            "client_name": client.name,
+            "redirect_uris": client.redirect_uris,
+            "grant_types": client.grant_types,
+            "scope": client.scope,
+            "token_endpoint_auth_method": client.token_endpoint_auth_method,
+            "response_types": ["code"] if "authorization_code" in client.grant_types else [],
+        }
+        return 201, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+
+def _query_client(client_id: str) -> Any:
+    return store().client(client_id)
+
+
+def _save_token(token: dict[str, Any], req: Any) -> None:
+    person = req.user
+    code = getattr(req, "authorization_code", None)
+    parent = getattr(req, "refresh_token", None)
+    store().save_token(
+        token,
+        req.client,
+        person.id if person else None,
+        family_id=parent.family_id if parent is not None else None,
+        code_id=code.id if code is not None else None,
+    )
+
+
+server = AuthorizationServer(query_client=_query_client, save_token=_save_token)
+
+
+def init_app(app: Flask) -> None:
+    server.init_app(app)
+    server.scopes_supported = list(scopes.SCOPES)
+    generator = BearerTokenGenerator(
+        access_token_generator=lambda **_: new_token(ACCESS_TOKEN_PREFIX),
+        refresh_token_generator=lambda **_: new_token(REFRESH_TOKEN_PREFIX),
+        expires_generator=lambda client, grant_type: int(ACCESS_TOKEN_LIFETIME.total_seconds()),
+    )
+    server.register_token_generator("default", generator)
+    server.register_grant(AuthorizationCodeGrant, [S256Challenge(required=True)])
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    server.register_endpoint(Registration)
+
+
+def metadata() -> dict[str, Any]:
+    """Authorization server metadata (RFC 8414)."""
+    base = issuer()
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/oauth/authorize",
+        "token_endpoint": f"{base}/oauth/token",
+        "revocation_endpoint": f"{base}/oauth/revoke",
+        "introspection_endpoint": f"{base}/oauth/introspect",
+        "registration_endpoint": f"{base}/oauth/register",
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "scopes_supported": list(scopes.SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": list(GRANT_TYPES),
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+blp = Blueprint(
+    "oauth", __name__, description="OAuth 2 authorization server (RFC 6749 and friends)"
+)
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@blp.route("/oauth/token", methods=["POST"])
+@blp.doc(
+    requestBody=schemas.form_body(schemas.TokenRequestSchema), security=[{"clientBasic": []}, {}]
+)
+@blp.response(200, schemas.TokenResponseSchema)
+@blp.alt_response(400, schema=schemas.OAuthErrorSchema, description="RFC 6749 error")
+@blp.alt_response(401, schema=schemas.OAuthErrorSchema, description="Client authentication failed")
+def token() -> Any:
+    """Issue tokens: client_credentials, authorization_code (PKCE S256), refresh_token."""
+    return server.create_token_response()
+
+
+@blp.route("/oauth/revoke", methods=["POST"])
+@blp.doc(requestBody=schemas.form_body(schemas.TokenHintSchema), security=[{"clientBasic": []}, {}])
+@blp.response(200, schemas.EmptySchema)
+@blp.alt_response(400, schema=schemas.OAuthErrorSchema, description="RFC 7009 error")
+def revoke() -> Any:
+    """Revoke an access or refresh token of the calling client (RFC 7009)."""
+    return server.create_endpoint_response("revocation")
+
+
+@blp.route("/oauth/introspect", methods=["POST"])
+@blp.doc(requestBody=schemas.form_body(schemas.TokenHintSchema), security=[{"clientBasic": []}, {}])
+@blp.response(200, schemas.IntrospectionSchema)
+@blp.alt_response(401, schema=schemas.OAuthErrorSchema, description="Client authentication failed")
+def introspect() -> Any:
+    """Describe a token of the calling client (RFC 7662); anything else is inactive."""
+    return server.create_endpoint_response("introspection")
+
+
+@blp.route("/oauth/register", methods=["POST"])
+@blp.doc(
+    requestBody=schemas.json_body(schemas.ClientMetadataSchema),
+    security=[{"registrationToken": []}],
+)
+@blp.response(201, schemas.ClientRegistrationSchema)
+@blp.alt_response(400, schema=schemas.OAuthErrorSchema, description="RFC 7591 error")
+@blp.alt_response(401, schema=schemas.OAuthErrorSchema, description="No valid initial access token")
+def register() -> Any:
+    """Register a client with an initial access token issued by the operator (RFC 7591)."""
+    return server.create_endpoint_response("client_registration")
+
+
+@blp.route("/.well-known/oauth-authorization-server", methods=["GET"])
+@blp.response(200, schemas.ServerMetadataSchema)
+def server_metadata() -> Any:
+    """Authorization server metadata (RFC 8414)."""
+    return jsonify(metadata())
+
+
+@blp.route("/.well-known/jwks.json", methods=["GET"])
+@blp.response(200, schemas.JWKSSchema)
+def jwks() -> Any:
+    """The platform's Ed25519 public keys, with which signed records verify."""
+    response = jsonify(runtime().keyring.jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

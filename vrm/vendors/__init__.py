@@ -1,0 +1,1 @@
+"""Vendors, their OAuth clients and grants, and the person's relationships with them."""
