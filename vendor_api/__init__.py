@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import Rule
 
 from vrm.http import Api
 
@@ -15,3 +16,7 @@ def register(app: Flask, api: Api) -> None:
     oauth.init_app(app)
     api.register_blueprint(oauth.blp)
     api.register_blueprint(me.blp, url_prefix=PREFIX)
+    # The consent screen is a web page (vrm.web), but integrators start the flow there.
+    api.spec.path(
+        path="/oauth/authorize", operations=oauth.AUTHORIZE_DOC, rule=Rule("/oauth/authorize")
+    )

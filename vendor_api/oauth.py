@@ -352,3 +352,46 @@ def jwks() -> Any:
     response = jsonify(runtime().keyring.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+def _query(name: str, description: str, required: bool = True) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+_AUTHORIZE_PARAMETERS = [
+    _query("response_type", "Always `code`"),
+    _query("client_id", "Your client_id"),
+    _query("redirect_uri", "One of your registered redirect URIs, exactly", required=False),
+    _query("scope", "Space-separated scopes"),
+    _query("state", "Opaque value returned to you", required=False),
+    _query("code_challenge", "PKCE challenge: BASE64URL(SHA256(code_verifier))"),
+    _query("code_challenge_method", "Always `S256`"),
+]
+
+AUTHORIZE_DOC: dict[str, Any] = {
+    method: {
+        "tags": ["oauth"],
+        "summary": summary,
+        "description": (
+            "The person's consent screen (an HTML page). On approval the browser is sent to "
+            "`redirect_uri` with `code`, `state` and `iss`; on denial with "
+            "`error=access_denied`."
+        ),
+        "parameters": _AUTHORIZE_PARAMETERS,
+        "responses": {
+            "200": {"description": "The consent screen", "content": {"text/html": {}}},
+            "302": {"description": "Back to the client, or to log-in first"},
+            "400": {"description": "Unknown client or redirect URI", "content": {"text/html": {}}},
+        },
+    }
+    for method, summary in (
+        ("get", "Show the consent screen"),
+        ("post", "Approve or deny (form field decision)"),
+    )
+}

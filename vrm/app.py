@@ -43,7 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     instance_path.mkdir(parents=True, exist_ok=True)
     settings["DATABASE_URL"] = settings["DATABASE_URL"] or default_database_url(instance_path)
 
-    app = Flask(__name__, instance_path=str(instance_path))
+    # static_folder=None: the web blueprint serves /static/, not Flask's default route.
+    app = Flask(__name__, instance_path=str(instance_path), static_folder=None)
     keyring = load_keyring(settings, instance_path)
     production = settings["ENV"] == "production"
     app.config.update(

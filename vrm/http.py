@@ -189,6 +189,7 @@ def register_security_headers(app: Flask, *, production: bool) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         if production:
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        if is_api_request() or response.mimetype == "text/html":
+        # Everything but the public stylesheet may carry personal data: never cache it.
+        if not request.path.startswith("/static/"):
             headers.setdefault("Cache-Control", "no-store")
         return response

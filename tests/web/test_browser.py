@@ -72,8 +72,9 @@ def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
 
 def log_out(page: Page) -> None:
     page.get_by_role("button", name="Log out").click()
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in")
-           ).to_be_visible()
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in")
+    ).to_be_visible()
 
 
 def save_profile(page: Page, values: dict[str, str]) -> None:
@@ -165,12 +166,10 @@ def test_wrong_password_does_not_log_in(page: Page) -> None:
 
 def test_invalid_fields_are_explained_and_nothing_is_stored(page: Page) -> None:
     sign_up(page, unique_email("invalid"))
-    save_profile(
-        page, {"Given name": "Ada", "Phone": "+33612345678", "Country code": "FR"}
-    )
+    save_profile(page, {"Given name": "Ada", "Phone": "+33612345678", "Country code": "FR"})
 
     page.goto("/profile/edit")
-    field(page, "Given name").fill("Changed")
+    field(page, "Given name").fill("Augusta")
     field(page, "Phone").fill("12345")
     field(page, "Country code").fill("XX")
     page.get_by_role("button", name="Save").click()
@@ -206,7 +205,7 @@ def test_invalid_fields_are_explained_and_nothing_is_stored(page: Page) -> None:
     expect(shown(page, "given_name")).to_have_text("Ada")
     expect(shown(page, "phone")).to_have_text("+33612345678")
     expect(shown(page, "postal_address")).to_contain_text("FR")
-    expect(page.get_by_text("Changed")).to_have_count(0)
+    expect(page.get_by_text("Augusta")).to_have_count(0)
     expect(page.get_by_text("12345", exact=True)).to_have_count(0)
 
 
@@ -276,3 +275,18 @@ def test_first_tab_reaches_a_visible_skip_link(page: Page, path: str) -> None:
         "() => document.getElementById('main').contains(document.activeElement)"
     )
     assert focused_in_main
+
+
+def test_stylesheet_hides_the_skip_link_until_it_is_focused(page: Page) -> None:
+    page.set_viewport_size({"width": 1024, "height": 768})
+    with page.expect_response(re.compile(r"/style\.css$")) as stylesheet:
+        page.goto("/")
+    assert stylesheet.value.status == 200
+    assert stylesheet.value.header_value("content-type").startswith("text/css")
+
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).not_to_be_in_viewport()
+    page.keyboard.press("Tab")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport(ratio=1)
+    assert skip.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from tests.conftest import PASSWORD, Account, basic, make_account
-from vrm.accounts.models import Person, PersonalToken
+from vrm.accounts.models import Person, PersonalToken, WebSession
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 PROFILE = "/personal/v1/profile"
@@ -72,6 +72,7 @@ def test_login_without_csrf_is_refused(
     response = client.post("/login", data=data)
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
+    assert count(client.application, WebSession) == 0
     assert not logged_in(client)
 
 
@@ -106,9 +107,7 @@ def test_signup_without_csrf_is_refused(app: Flask, client: FlaskClient) -> None
 def test_profile_edit_without_csrf_is_refused(client: FlaskClient, ada: Account) -> None:
     web_login(client, ada.email)
     client.get("/profile/edit")
-    response = client.post(
-        "/profile/edit", data={"given_name": "Mallory", "phone": "+33612345678"}
-    )
+    response = client.post("/profile/edit", data={"given_name": "Mallory", "phone": "+33612345678"})
     assert response.status_code == 400
     profile = client.get(PROFILE, headers=ada.auth).json
     assert "given_name" not in profile
@@ -142,6 +141,7 @@ def test_logout_without_csrf_is_refused(client: FlaskClient, ada: Account) -> No
     web_login(client, ada.email)
     response = client.post("/logout")
     assert response.status_code == 400
+    assert count(client.application, WebSession) == 1
     assert logged_in(client)
     # With the token the log-out works.
     page = client.get("/profile").get_data(as_text=True)
@@ -201,7 +201,8 @@ def assert_security_headers(response: TestResponse) -> None:
 
 @pytest.mark.parametrize("path", ANONYMOUS_PAGES)
 def test_anonymous_pages_carry_security_headers(client: FlaskClient, path: str) -> None:
-    assert_security_headers(client.get(path))
+    with client.get(path) as response:  # closed: a static file response holds a file open
+        assert_security_headers(response)
 
 
 def test_personal_pages_carry_security_headers(client: FlaskClient, ada: Account) -> None:
@@ -224,13 +225,34 @@ def test_error_pages_carry_security_headers(client: FlaskClient, ada: Account) -
     assert_security_headers(wrong)
 
 
+def test_the_stylesheet_every_page_links_is_served(client: FlaskClient) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    href = re.search(r'<link rel="stylesheet" href="([^"]+)"', page).group(1)
+    with client.get(href) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/css"
+        assert ".skip" in response.get_data(as_text=True)
+
+
+def test_personal_pages_are_not_cached(client: FlaskClient, ada: Account) -> None:
+    web_login(client, ada.email)
+    for path in ["/profile", "/profile/edit", "/tokens", "/account"]:
+        assert client.get(path).headers.get("Cache-Control") == "no-store", path
+
+
+def test_the_data_export_is_not_cached(client: FlaskClient, ada: Account) -> None:
+    web_login(client, ada.email)
+    response = client.get("/account/export.json")
+    assert response.status_code == 200
+    assert response.json["account"]["email"] == ada.email
+    assert response.headers.get("Cache-Control") == "no-store"
+
+
 # Log-in gates
 
 
 @pytest.mark.parametrize("path", PERSONAL_PAGES)
-def test_personal_pages_redirect_to_login_without_a_session(
-    client: FlaskClient, path: str
-) -> None:
+def test_personal_pages_redirect_to_login_without_a_session(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/login")
@@ -280,10 +302,14 @@ def test_erase_with_the_right_password(app: Flask, client: FlaskClient, ada: Acc
     assert not logged_in(replay)
     # The account and its token are gone; someone else's are not.
     assert client.get(PROFILE, headers=ada.auth).status_code == 401
-    assert client.post("/personal/v1/tokens", json={"name": "x"}, headers=basic(ada.email)
-                       ).status_code == 401
+    assert (
+        client.post("/personal/v1/tokens", json={"name": "x"}, headers=basic(ada.email)).status_code
+        == 401
+    )
     assert count(app, Person) == 1
+    assert count(app, WebSession) == 0
     assert client.get(PROFILE, headers=bob.auth).status_code == 200
+    assert "have been erased" in client.get("/?erased=1").get_data(as_text=True)
 
 
 def test_erase_with_a_wrong_password_erases_nothing(
@@ -299,5 +325,6 @@ def test_erase_with_a_wrong_password_erases_nothing(
     assert 'aria-invalid="true"' in page
     assert count(app, Person) == 1
     assert count(app, PersonalToken) == 1
+    assert count(app, WebSession) == 1
     assert logged_in(client)
     assert client.get(PROFILE, headers=ada.auth).status_code == 200
