@@ -20,6 +20,8 @@ from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.profile.schemas import ProfileRevisionSchema, ProfileSchema
 from vrm.profile.service import ProfileService
+from vrm.vendors.schemas import PersonVendorSchema
+from vrm.vendors.service import VendorService
 
 EXPORT_FORMAT = "vrm-export/1"
 
@@ -50,10 +52,16 @@ def _tokens(session: Session, keyring: Keyring, accounts: AccountService, person
     return PersonalTokenSchema(many=True).dump([accounts.token_view(token) for token in tokens])
 
 
+def _vendors(session: Session, keyring: Keyring, accounts: AccountService, person: Person) -> Any:
+    views = VendorService(session, keyring).vendors_of(person.id)
+    return PersonVendorSchema(many=True).dump(views)
+
+
 EXPORT_SECTIONS: dict[str, Section] = {
     "account": _account,
     "profile": _profile,
     "personal_tokens": _tokens,
+    "vendors": _vendors,
 }
 
 

@@ -55,11 +55,13 @@ class OAuthClient(Base):
         # RFC 9700: with several registered URIs the client must name one.
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
-    def get_allowed_scope(self, scope: str | None) -> str:
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """The scope to grant, or None when the client asks for one it was not given."""
         if not scope:
             return self.scope  # client_credentials without a scope: all the client may have
         allowed = set(scopes.parse(self.scope))
-        return " ".join(s for s in scopes.parse(scope) if s in allowed)
+        wanted = scopes.parse(scope)
+        return " ".join(wanted) if all(s in allowed for s in wanted) else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # Exact string match, no prefixes or patterns (RFC 9700 section 4.1.3).
