@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -220,6 +220,34 @@ class Keyring:
         message = f"customer_ref\x00{vendor_id}\x00{person_id}".encode()
         digest = hmac.new(self.material.pseudonym_key, message, hashlib.sha256).digest()
         return "cus_" + _b64e(digest[:20])
+
+    def sign_jws(self, payload: dict[str, Any], typ: str) -> str:
+        """A compact JWS (RFC 7515) over ``payload``, signed with the active Ed25519 key;
+        ``alg`` is "Ed25519" (RFC 9864)."""
+        self.refresh()
+        kid = self.material.signing_active
+        header = {"alg": "Ed25519", "kid": kid, "typ": typ}
+        signing_input = ".".join(
+            _b64e(json.dumps(part, separators=(",", ":"), sort_keys=True).encode())
+            for part in (header, payload)
+        )
+        key = Ed25519PrivateKey.from_private_bytes(self.material.signing_keys[kid])
+        return f"{signing_input}.{_b64e(key.sign(signing_input.encode()))}"
+
+    def verify_jws(self, token: str) -> dict[str, Any]:
+        """The payload of a JWS one of our signing keys made; accepts "Ed25519" and the
+        deprecated "EdDSA"."""
+        try:
+            header_b64, payload_b64, signature_b64 = token.split(".")
+            header = json.loads(_b64d(header_b64))
+            raw = self.material.signing_keys[header["kid"]]
+            if header.get("alg") not in {"Ed25519", "EdDSA"}:
+                raise KeyringError("unsupported alg")
+            public = Ed25519PrivateKey.from_private_bytes(raw).public_key()
+            public.verify(_b64d(signature_b64), f"{header_b64}.{payload_b64}".encode())
+            return json.loads(_b64d(payload_b64))
+        except (ValueError, KeyError, TypeError, InvalidSignature):
+            raise KeyringError("the signature does not verify") from None
 
     def jwks(self) -> dict[str, Any]:
         """The public half of every signing key, as a JWK Set (RFC 7517, OKP per RFC 8037)."""

@@ -1,8 +1,11 @@
 """Every model, imported once so the metadata is complete (for Alembic and key rotation)."""
 
 from vrm.accounts.models import Person, PersonalToken, WebSession
+from vrm.audit.models import AuditEvent
+from vrm.consents.models import Consent, ConsentEvent
 from vrm.db import Base
 from vrm.profile.models import ProfileAttribute, ProfileRevision
+from vrm.terms.models import Agreement, PersonTerms, VendorTerms
 from vrm.vendors.models import (
     AuthorizationCode,
     OAuthClient,
@@ -13,6 +16,12 @@ from vrm.vendors.models import (
 )
 
 __all__ = [
+    "Agreement",
+    "AuditEvent",
+    "Consent",
+    "ConsentEvent",
+    "PersonTerms",
+    "VendorTerms",
     "AuthorizationCode",
     "OAuthClient",
     "OAuthToken",

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vrm.accounts.passwords import Passwords
 from vrm.accounts.service import AccountService
+from vrm.consents.service import ConsentService
 from vrm.crypto import Keyring
 from vrm.privacy.service import PrivacyService
 from vrm.profile.service import ProfileService
+from vrm.terms.service import TermsService
 from vrm.vendors.service import VendorService
 
 
@@ -55,6 +57,14 @@ def profiles() -> ProfileService:
 
 def vendor_service() -> VendorService:
     return VendorService(db_session(), runtime().keyring)
+
+
+def terms_service() -> TermsService:
+    return TermsService(db_session(), runtime().keyring)
+
+
+def consent_service() -> ConsentService:
+    return ConsentService(db_session(), runtime().keyring)
 
 
 def privacy() -> PrivacyService:

@@ -8,7 +8,7 @@ PREFIX = "/personal/v1"
 
 
 def register(api: Api) -> None:
-    from vrm.personal_api import accounts, profile, tokens, vendors
+    from vrm.personal_api import accounts, consents, profile, tokens, vendors
 
-    for module in (accounts, tokens, profile, vendors):
+    for module in (accounts, tokens, profile, vendors, consents):
         api.register_blueprint(module.blp, url_prefix=PREFIX)

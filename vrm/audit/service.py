@@ -1,0 +1,132 @@
+"""Appending to and verifying the hash-chained access log.
+
+Appends happen inside the caller's write transaction (the log entry commits with the act
+it records) and take the person row's lock first, so two appends never race for a seq.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vrm import clock
+from vrm.accounts.models import Person
+from vrm.audit.models import AuditEvent
+from vrm.errors import ValidationFailed
+from vrm.pagination import Page
+
+GENESIS = "0" * 64
+
+
+def entry_hash(prev_hash: str, event: AuditEvent) -> str:
+    """SHA-256 over the previous hash and a canonical form of every recorded column."""
+    body = {
+        "id": str(event.id),
+        "person_id": str(event.person_id),
+        "seq": event.seq,
+        "at": event.at.isoformat(),
+        "action": event.action,
+        "vendor_id": str(event.vendor_id) if event.vendor_id else None,
+        "vendor_name": event.vendor_name,
+        "fields": list(event.fields),
+        "purpose": event.purpose,
+        "detail": event.detail,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+@dataclass
+class ChainReport:
+    valid: bool
+    entries: int
+    first_broken_seq: int | None = None
+    first_broken_id: uuid.UUID | None = None
+    reason: str | None = None
+
+
+class AuditLog:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def append(
+        self,
+        person_id: uuid.UUID,
+        action: str,
+        *,
+        vendor: Any = None,
+        fields: list[str] | None = None,
+        purpose: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Add an entry; call inside a write transaction."""
+        self.session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
+        last = self.session.execute(
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.person_id == person_id)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ).first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        at: datetime = clock.now()
+        event = AuditEvent(
+            id=uuid.uuid4(),
+            person_id=person_id,
+            seq=seq,
+            at=at,
+            action=action,
+            vendor_id=vendor.id if vendor is not None else None,
+            vendor_name=vendor.name if vendor is not None else None,
+            fields=sorted(fields or []),
+            purpose=purpose,
+            detail=detail or {},
+            prev_hash=prev,
+            hash="",
+        )
+        event.hash = entry_hash(prev, event)
+        self.session.add(event)
+        self.session.flush()
+        return event
+
+    def page(self, person_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page[AuditEvent]:
+        """Newest first; the cursor is the seq of the last entry seen."""
+        stmt = select(AuditEvent).where(AuditEvent.person_id == person_id)
+        if cursor:
+            if not cursor.isdigit():
+                raise ValidationFailed("The cursor is not one this API returned", field="cursor")
+            stmt = stmt.where(AuditEvent.seq < int(cursor))
+        rows = list(self.session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, str(rows[-1].seq) if more else None)
+
+    def all(self, person_id: uuid.UUID) -> list[AuditEvent]:
+        return list(
+            self.session.scalars(
+                select(AuditEvent).where(AuditEvent.person_id == person_id).order_by(AuditEvent.seq)
+            )
+        )
+
+    def verify(self, person_id: uuid.UUID) -> ChainReport:
+        """Recompute the chain and report the first entry that does not hold."""
+        prev = GENESIS
+        entries = self.all(person_id)
+        for expected_seq, event in enumerate(entries, start=1):
+            reason = None
+            if event.seq != expected_seq:
+                reason = f"expected entry {expected_seq}, found {event.seq}: an entry is missing"
+            elif event.prev_hash != prev:
+                reason = "it does not link to the entry before it"
+            elif entry_hash(prev, event) != event.hash:
+                reason = "its content does not match its hash: it was changed"
+            if reason:
+                return ChainReport(False, len(entries), event.seq, event.id, reason)
+            prev = event.hash
+        return ChainReport(True, len(entries))

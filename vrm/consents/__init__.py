@@ -1,0 +1,1 @@
+"""Consents (ISO/IEC TS 27560 style) with signed receipts, and their enforcement."""

@@ -1,0 +1,434 @@
+"""Consents: how they start (the person, a vendor's request, the OAuth consent screen),
+how they change, and the one place that decides what a vendor may read.
+
+Every change appends a consent event with a signed receipt and an access-log entry, in the
+same transaction as the change."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vrm import clock
+from vrm.audit.service import AuditLog
+from vrm.consents.models import Consent, ConsentEvent
+from vrm.consents.purposes import PURPOSES
+from vrm.crypto import Keyring
+from vrm.db import write_transaction
+from vrm.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from vrm.profile.schemas import PROFILE_FIELDS
+from vrm.profile.service import ProfileService
+from vrm.terms.service import TermsService
+from vrm.vendors.models import Vendor
+from vrm.vendors.service import VendorService
+
+RECEIPT_TYP = "vrm-consent-receipt+jws"
+RECEIPT_SCHEMA = "vrm-consent-receipt/1 (ISO/IEC TS 27560, W3C DPV)"
+MESSAGE_MAX = 1000
+
+
+class TermsNotAccepted(Conflict):
+    code = "terms-not-accepted"
+    title = "The vendor has not accepted the person's terms"
+
+
+def check_fields(fields: list[str], *, field: str = "fields") -> list[str]:
+    unknown = [f for f in fields if f not in PROFILE_FIELDS]
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]!r} is not a profile field", field=field)
+    if not fields:
+        raise ValidationFailed("Name at least one profile field", field=field)
+    return sorted(set(fields))
+
+
+def check_purposes(purposes: list[str], *, field: str = "purposes") -> list[str]:
+    unknown = [p for p in purposes if p not in PURPOSES]
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]!r} is not a purpose we know", field=field)
+    if not purposes:
+        raise ValidationFailed("Name at least one purpose", field=field)
+    return sorted(set(purposes))
+
+
+class ConsentService:
+    def __init__(self, session: Session, keyring: Keyring):
+        self.session = session
+        self.keyring = keyring
+        self.terms = TermsService(session, keyring)
+        self.vendors = VendorService(session, keyring)
+        self.audit = AuditLog(session)
+
+    # How a consent starts
+
+    def grant(
+        self,
+        person_id: uuid.UUID,
+        vendor_id: uuid.UUID,
+        fields: list[str],
+        purposes: list[str],
+        days: int | None = None,
+        origin: str = "person",
+    ) -> Consent:
+        """The person gives consent directly (or on the OAuth consent screen)."""
+        vendor = self._vendor(vendor_id)
+        fields, purposes = check_fields(fields), check_purposes(purposes)
+        days = self._days(person_id, days)
+        relationship = self.vendors.relate(vendor.id, person_id)
+        with write_transaction(self.session):
+            agreement = self._agreement(person_id, vendor, relationship.customer_ref)
+            now = clock.now()
+            consent = Consent(
+                id=uuid.uuid4(),
+                person_id=person_id,
+                vendor_id=vendor.id,
+                agreement_id=agreement.id,
+                fields=fields,
+                purposes=purposes,
+                terms=agreement.terms,
+                state="given",
+                origin=origin,
+                requested_days=None,
+                message=None,
+                given_at=now,
+                expires_at=now + timedelta(days=days),
+                created_at=now,
+                updated_at=now,
+            )
+            self.session.add(consent)
+            self._record(consent, vendor, "given")
+        return consent
+
+    def request(
+        self,
+        vendor: Vendor,
+        customer_ref: str,
+        fields: list[str],
+        purposes: list[str],
+        days: int | None,
+        message: str | None,
+    ) -> Consent:
+        """A vendor asks a person it knows for consent; the person decides later."""
+        person_id = self.vendors.person_for_ref(vendor.id, customer_ref)
+        if person_id is None:
+            raise NotFound("No customer with this customer_ref", field="customer_ref")
+        fields, purposes = check_fields(fields), check_purposes(purposes)
+        if days is not None and not 1 <= days <= 3650:
+            raise ValidationFailed("Ask for 1 to 3650 days", field="duration_days")
+        if message is not None and len(message) > MESSAGE_MAX:
+            raise ValidationFailed(f"At most {MESSAGE_MAX} characters", field="message")
+        with write_transaction(self.session):
+            # A vendor that has not accepted the person's terms cannot even ask.
+            agreement = self._agreement(person_id, vendor, customer_ref)
+            now = clock.now()
+            consent = Consent(
+                id=uuid.uuid4(),
+                person_id=person_id,
+                vendor_id=vendor.id,
+                agreement_id=agreement.id,
+                fields=fields,
+                purposes=purposes,
+                terms=agreement.terms,
+                state="requested",
+                origin="vendor",
+                requested_days=days,
+                message=message,
+                given_at=None,
+                expires_at=None,
+                created_at=now,
+                updated_at=now,
+            )
+            self.session.add(consent)
+            self._record(consent, vendor, "requested")
+        return consent
+
+    # The person decides
+
+    def approve(
+        self,
+        person_id: uuid.UUID,
+        consent_id: uuid.UUID,
+        fields: list[str] | None = None,
+        purposes: list[str] | None = None,
+        days: int | None = None,
+    ) -> Consent:
+        """Approve a request, possibly narrowed: fewer fields, fewer purposes, shorter."""
+        with write_transaction(self.session):
+            consent = self._own(person_id, consent_id, lock=True)
+            if consent.state != "requested":
+                raise Conflict(f"This request is already {consent.state}")
+            if fields is not None:
+                wider = set(check_fields(fields)) - set(consent.fields)
+                if wider:
+                    raise ValidationFailed(
+                        f"{sorted(wider)[0]!r} was not asked for", field="fields"
+                    )
+                consent.fields = check_fields(fields)
+            if purposes is not None:
+                wider = set(check_purposes(purposes)) - set(consent.purposes)
+                if wider:
+                    raise ValidationFailed(
+                        f"{sorted(wider)[0]!r} was not asked for", field="purposes"
+                    )
+                consent.purposes = check_purposes(purposes)
+            days = self._days(
+                person_id,
+                days if days is not None else consent.requested_days,
+                field="duration_days",
+            )
+            vendor = self._vendor(consent.vendor_id)
+            # Terms may have changed since the request: check them again.
+            agreement = self._agreement(
+                person_id, vendor, self.vendors.customer_ref(vendor.id, person_id)
+            )
+            now = clock.now()
+            consent.agreement_id, consent.terms = agreement.id, agreement.terms
+            consent.state, consent.given_at = "given", now
+            consent.expires_at = now + timedelta(days=days)
+            consent.updated_at = now
+            self._record(consent, vendor, "given")
+        return consent
+
+    def deny(self, person_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
+        return self._transition(person_id, consent_id, {"requested"}, "refused")
+
+    def withdraw(self, person_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
+        """Withdrawal takes effect on the vendor's very next request."""
+        return self._transition(person_id, consent_id, {"given"}, "withdrawn")
+
+    def revoke_by_vendor(self, vendor_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
+        """The vendor gives up a consent (or drops its own request)."""
+        with write_transaction(self.session):
+            consent = self._vendors_own(vendor_id, consent_id, lock=True)
+            if consent.state not in {"given", "requested"}:
+                raise Conflict(f"This consent is already {consent.state}")
+            self._set_state(consent, "revoked")
+        return consent
+
+    def expire_due(self) -> int:
+        """Mark every given consent past its expiry as expired (the worker's job)."""
+        now = clock.now()
+        ids = list(
+            self.session.scalars(
+                select(Consent.id).where(Consent.state == "given", Consent.expires_at <= now)
+            )
+        )
+        for consent_id in ids:
+            with write_transaction(self.session):
+                consent = self.session.scalar(
+                    select(Consent)
+                    .where(Consent.id == consent_id, Consent.state == "given")
+                    .with_for_update()
+                )
+                if consent is not None:
+                    self._set_state(consent, "expired")
+        return len(ids)
+
+    # Reading
+
+    def for_person(
+        self, person_id: uuid.UUID, states: tuple[str, ...] | None = None
+    ) -> list[Consent]:
+        stmt = select(Consent).where(Consent.person_id == person_id)
+        if states:
+            stmt = stmt.where(Consent.state.in_(states))
+        return [
+            self._fresh(c) for c in self.session.scalars(stmt.order_by(Consent.created_at.desc()))
+        ]
+
+    def for_vendor(
+        self, vendor_id: uuid.UUID, states: tuple[str, ...] | None = None
+    ) -> list[Consent]:
+        stmt = select(Consent).where(Consent.vendor_id == vendor_id)
+        if states:
+            stmt = stmt.where(Consent.state.in_(states))
+        return [
+            self._fresh(c) for c in self.session.scalars(stmt.order_by(Consent.created_at.desc()))
+        ]
+
+    def get_for_person(self, person_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
+        return self._fresh(self._own(person_id, consent_id))
+
+    def get_for_vendor(self, vendor_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
+        return self._fresh(self._vendors_own(vendor_id, consent_id))
+
+    def describe(self, consent: Consent) -> dict[str, Any]:
+        """The consent with its vendor's name and the person's ref there, for display."""
+        vendor = self._vendor(consent.vendor_id)
+        view = {column.key: getattr(consent, column.key) for column in Consent.__table__.columns}
+        view["vendor_name"] = vendor.name
+        view["customer_ref"] = self.vendors.customer_ref(vendor.id, consent.person_id)
+        return view
+
+    def events(self, consent: Consent) -> list[ConsentEvent]:
+        return list(
+            self.session.scalars(
+                select(ConsentEvent)
+                .where(ConsentEvent.consent_id == consent.id)
+                .order_by(ConsentEvent.seq)
+            )
+        )
+
+    def read_profile(
+        self,
+        vendor: Vendor,
+        customer_ref: str,
+        purpose: str,
+        token_person_id: uuid.UUID | None = None,
+    ) -> dict[str, Any]:
+        """The only way a vendor reads personal data: the fields under a consent that is
+        given, unexpired and names this purpose. The read is logged for the person."""
+        if purpose not in PURPOSES:
+            raise ValidationFailed(f"{purpose!r} is not a purpose we know", field="purpose")
+        person_id = self.vendors.person_for_ref(vendor.id, customer_ref)
+        if person_id is None or (token_person_id is not None and token_person_id != person_id):
+            raise NotFound("No customer with this customer_ref")
+        now = clock.now()
+        with write_transaction(self.session):
+            live = self.session.scalars(
+                select(Consent).where(
+                    Consent.vendor_id == vendor.id,
+                    Consent.person_id == person_id,
+                    Consent.state == "given",
+                    Consent.expires_at > now,
+                )
+            ).all()
+            allowed = {f for c in live if purpose in c.purposes for f in c.fields}
+            if not allowed:
+                raise Forbidden(f"No consent given for {purpose}", field="purpose")
+            values = ProfileService(self.session, self.keyring).get(person_id).values
+            shared = {name: values[name] for name in sorted(allowed) if name in values}
+            self.audit.append(
+                person_id, "profile.read", vendor=vendor, fields=sorted(shared), purpose=purpose
+            )
+        return {"customer_ref": customer_ref, "purpose": purpose, "profile": shared}
+
+    # Internals
+
+    def _vendor(self, vendor_id: uuid.UUID) -> Vendor:
+        vendor = self.vendors.get_vendor(vendor_id)
+        if vendor is None:
+            raise NotFound("No such vendor", field="vendor_id")
+        return vendor
+
+    def _days(self, person_id: uuid.UUID, days: int | None, *, field: str = "duration_days") -> int:
+        terms = self.terms.of_person(person_id)
+        if days is None:
+            return terms.consent_default_days
+        if not 1 <= days <= terms.consent_max_days:
+            raise ValidationFailed(
+                f"Choose between 1 and {terms.consent_max_days} days (your maximum)", field=field
+            )
+        return days
+
+    def _agreement(self, person_id: uuid.UUID, vendor: Vendor, customer_ref: str) -> Any:
+        agreement = self.terms.proffer(person_id, vendor, customer_ref)
+        if agreement.status != "accepted":
+            # The refusal is recorded before the error leaves: commit it, then refuse.
+            self.session.commit()
+            raise TermsNotAccepted(
+                f"{vendor.name} has not accepted the term {agreement.missing[0]!r}",
+                field="terms",
+                extra={"missing_terms": agreement.missing},
+            )
+        return agreement
+
+    def _own(self, person_id: uuid.UUID, consent_id: uuid.UUID, lock: bool = False) -> Consent:
+        stmt = select(Consent).where(Consent.id == consent_id, Consent.person_id == person_id)
+        consent = self.session.scalar(stmt.with_for_update() if lock else stmt)
+        if consent is None:
+            raise NotFound("No such consent")
+        return consent
+
+    def _vendors_own(
+        self, vendor_id: uuid.UUID, consent_id: uuid.UUID, lock: bool = False
+    ) -> Consent:
+        stmt = select(Consent).where(Consent.id == consent_id, Consent.vendor_id == vendor_id)
+        consent = self.session.scalar(stmt.with_for_update() if lock else stmt)
+        if consent is None:
+            raise NotFound("No such consent")
+        return consent
+
+    def _fresh(self, consent: Consent) -> Consent:
+        """Show a consent past its expiry as expired even before the worker records it."""
+        if consent.state == "given" and consent.expires_at and consent.expires_at <= clock.now():
+            self.session.expunge(consent)
+            consent.state = "expired"
+        return consent
+
+    def _transition(
+        self, person_id: uuid.UUID, consent_id: uuid.UUID, allowed: set[str], to: str
+    ) -> Consent:
+        with write_transaction(self.session):
+            consent = self._own(person_id, consent_id, lock=True)
+            if (
+                consent.state == "given"
+                and consent.expires_at
+                and consent.expires_at <= clock.now()
+            ):
+                self._set_state(consent, "expired")
+            if consent.state not in allowed:
+                raise Conflict(f"This consent is {consent.state}; it cannot become {to}")
+            self._set_state(consent, to)
+        return consent
+
+    def _set_state(self, consent: Consent, state: str) -> None:
+        consent.state = state
+        consent.updated_at = clock.now()
+        self._record(consent, self._vendor(consent.vendor_id), state)
+
+    def _record(self, consent: Consent, vendor: Vendor, event_type: str) -> ConsentEvent:
+        """Append the event with its signed receipt, and the access-log entry."""
+        self.session.flush()
+        seq = (
+            self.session.scalar(
+                select(func.max(ConsentEvent.seq)).where(ConsentEvent.consent_id == consent.id)
+            )
+            or 0
+        ) + 1
+        now = clock.now()
+        event = ConsentEvent(
+            id=uuid.uuid4(), consent_id=consent.id, seq=seq, type=event_type, at=now, receipt=""
+        )
+        event.receipt = self.keyring.sign_jws(self._receipt(consent, vendor, event), RECEIPT_TYP)
+        self.session.add(event)
+        self.audit.append(
+            consent.person_id,
+            f"consent.{event_type}",
+            vendor=vendor,
+            fields=consent.fields,
+            purpose=",".join(consent.purposes),
+            detail={"consent_id": str(consent.id), "event_id": str(event.id)},
+        )
+        return event
+
+    def _receipt(self, consent: Consent, vendor: Vendor, event: ConsentEvent) -> dict[str, Any]:
+        def iso(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
+        return {
+            "schema_version": RECEIPT_SCHEMA,
+            "record_id": str(consent.id),
+            "event": {
+                "id": str(event.id),
+                "seq": event.seq,
+                "type": event.type,
+                "time": event.at.isoformat(),
+            },
+            "principal": {"customer_ref": self.vendors.customer_ref(vendor.id, consent.person_id)},
+            "controller": {
+                "id": str(vendor.id),
+                "name": vendor.name,
+                "privacy_policy_url": vendor.privacy_policy_url,
+            },
+            "purposes": consent.purposes,
+            "data_categories": consent.fields,
+            "terms": consent.terms,
+            "state": consent.state,
+            "origin": consent.origin,
+            "validity": {"from": iso(consent.given_at), "until": iso(consent.expires_at)},
+            "iat": int(event.at.timestamp()),
+        }

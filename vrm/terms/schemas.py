@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from vrm.terms.roster import BY_CODE
+
+
+class TermRefSchema(ma.Schema):
+    code = fields.String()
+    version = fields.Integer()
+
+
+class RosterTermSchema(ma.Schema):
+    code = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    text = fields.String(metadata={"description": "The term in plain language"})
+    flags = fields.Dict(metadata={"description": "Machine-readable meaning of the term"})
+
+
+_CODES = fields.List(
+    fields.String(validate=validate.OneOf(sorted(BY_CODE))),
+    required=True,
+    validate=validate.Length(min=1, max=len(BY_CODE)),
+    metadata={"example": ["service-delivery-only", "deletion-and-portability"]},
+)
+
+
+class PersonTermsInSchema(ma.Schema):
+    terms = _CODES
+    consent_default_days = fields.Integer(required=True, validate=validate.Range(1, 3650))
+    consent_max_days = fields.Integer(required=True, validate=validate.Range(1, 3650))
+
+
+class PersonTermsSchema(ma.Schema):
+    terms = fields.List(fields.Nested(TermRefSchema))
+    consent_default_days = fields.Integer()
+    consent_max_days = fields.Integer()
+    roster = fields.List(
+        fields.Nested(RosterTermSchema), metadata={"description": "Every term you can proffer"}
+    )
+
+
+class VendorTermsInSchema(ma.Schema):
+    accepted = fields.List(
+        fields.String(validate=validate.OneOf(sorted(BY_CODE))),
+        required=True,
+        validate=validate.Length(max=len(BY_CODE)),
+        metadata={"example": ["service-delivery-only", "deletion-and-portability"]},
+    )
+
+
+class VendorTermsSchema(ma.Schema):
+    accepted = fields.List(fields.Nested(TermRefSchema))
+    roster = fields.List(fields.Nested(RosterTermSchema))
+
+
+class AgreementSchema(ma.Schema):
+    id = fields.UUID()
+    vendor_id = fields.UUID()
+    terms = fields.List(fields.Nested(TermRefSchema))
+    status = fields.String(metadata={"enum": ["requested", "accepted", "refused", "terminated"]})
+    missing = fields.List(fields.String(), metadata={"description": "Terms the vendor lacked"})
+    record = fields.String(metadata={"description": "The signed record (compact JWS, Ed25519)"})
+    created_at = fields.DateTime()

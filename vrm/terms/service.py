@@ -1,0 +1,180 @@
+"""The person's terms, the vendor's acceptance, and agreements between them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vrm import clock
+from vrm.audit.service import AuditLog
+from vrm.crypto import Keyring
+from vrm.db import write_transaction
+from vrm.errors import NotFound, ValidationFailed
+from vrm.terms.models import Agreement, PersonTerms, VendorTerms
+from vrm.terms.roster import BY_CODE, DEFAULT_TERMS
+from vrm.vendors.models import Vendor
+
+DEFAULT_CONSENT_DAYS = 90
+MAX_CONSENT_DAYS = 365
+CEILING_DAYS = 3650
+AGREEMENT_TYP = "vrm-agreement+jws"
+
+
+def term_refs(codes: Iterable[str], *, field: str = "terms") -> list[dict[str, Any]]:
+    """Roster references for codes, each at its current version; unknown codes refused."""
+    refs = []
+    for code in dict.fromkeys(codes):
+        term = BY_CODE.get(code)
+        if term is None:
+            raise ValidationFailed(f"{code!r} is not a term on the roster", field=field)
+        refs.append(term.ref)
+    return refs
+
+
+class TermsService:
+    def __init__(self, session: Session, keyring: Keyring):
+        self.session = session
+        self.keyring = keyring
+
+    # The person's terms
+
+    def of_person(self, person_id: uuid.UUID) -> PersonTerms:
+        stored = self.session.get(PersonTerms, person_id)
+        if stored is not None:
+            return stored
+        return PersonTerms(
+            person_id=person_id,
+            terms=term_refs(DEFAULT_TERMS),
+            consent_default_days=DEFAULT_CONSENT_DAYS,
+            consent_max_days=MAX_CONSENT_DAYS,
+            updated_at=None,
+        )
+
+    def set_for_person(
+        self, person_id: uuid.UUID, codes: list[str], default_days: int, max_days: int
+    ) -> PersonTerms:
+        refs = term_refs(codes)
+        if not refs:
+            raise ValidationFailed("Proffer at least one term", field="terms")
+        if not 1 <= max_days <= CEILING_DAYS:
+            raise ValidationFailed(
+                f"Choose between 1 and {CEILING_DAYS} days", field="consent_max_days"
+            )
+        if not 1 <= default_days <= max_days:
+            raise ValidationFailed(
+                "The default cannot be longer than the maximum", field="consent_default_days"
+            )
+        with write_transaction(self.session):
+            stored = self.session.get(PersonTerms, person_id)
+            if stored is None:
+                stored = PersonTerms(person_id=person_id)
+                self.session.add(stored)
+            stored.terms = refs
+            stored.consent_default_days = default_days
+            stored.consent_max_days = max_days
+            stored.updated_at = clock.now()
+        return stored
+
+    # The vendor's acceptance
+
+    def of_vendor(self, vendor_id: uuid.UUID) -> list[dict[str, Any]]:
+        stored = self.session.get(VendorTerms, vendor_id)
+        return list(stored.accepted) if stored else []
+
+    def set_for_vendor(self, vendor_id: uuid.UUID, codes: list[str]) -> list[dict[str, Any]]:
+        refs = term_refs(codes, field="accepted")
+        with write_transaction(self.session):
+            stored = self.session.get(VendorTerms, vendor_id)
+            if stored is None:
+                stored = VendorTerms(vendor_id=vendor_id)
+                self.session.add(stored)
+            stored.accepted = refs
+            stored.updated_at = clock.now()
+        return refs
+
+    # Agreements
+
+    def proffer(self, person_id: uuid.UUID, vendor: Vendor, customer_ref: str) -> Agreement:
+        """Proffer the person's terms to the vendor and record its answer, accepted or
+        refused. Call inside a write transaction: the record commits with what needs it."""
+        terms = list(self.of_person(person_id).terms)
+        accepted = {(t["code"], t["version"]) for t in self.of_vendor(vendor.id)}
+        missing = [t["code"] for t in terms if (t["code"], t["version"]) not in accepted]
+        status = "refused" if missing else "accepted"
+        latest = self.latest(person_id, vendor.id)
+        if latest is not None and latest.terms == terms and latest.status == status:
+            return latest
+        now = clock.now()
+        agreement = Agreement(
+            id=uuid.uuid4(),
+            person_id=person_id,
+            vendor_id=vendor.id,
+            terms=terms,
+            status=status,
+            missing=missing,
+            created_at=now,
+            updated_at=now,
+            record="",
+        )
+        agreement.record = self.keyring.sign_jws(
+            {
+                "schema_version": "vrm-agreement/1",
+                "agreement_id": str(agreement.id),
+                "principal": {"customer_ref": customer_ref},
+                "vendor": {"id": str(vendor.id), "name": vendor.name},
+                "terms": terms,
+                "status": status,
+                "missing": missing,
+                "time": now.isoformat(),
+            },
+            AGREEMENT_TYP,
+        )
+        self.session.add(agreement)
+        self.session.flush()
+        AuditLog(self.session).append(
+            person_id,
+            f"agreement.{status}",
+            vendor=vendor,
+            detail={
+                "agreement_id": str(agreement.id),
+                "terms": [t["code"] for t in terms],
+                "missing": missing,
+            },
+        )
+        return agreement
+
+    def latest(self, person_id: uuid.UUID, vendor_id: uuid.UUID) -> Agreement | None:
+        return self.session.scalar(
+            select(Agreement)
+            .where(Agreement.person_id == person_id, Agreement.vendor_id == vendor_id)
+            .order_by(Agreement.created_at.desc())
+            .limit(1)
+        )
+
+    def for_person(self, person_id: uuid.UUID) -> list[Agreement]:
+        return list(
+            self.session.scalars(
+                select(Agreement)
+                .where(Agreement.person_id == person_id)
+                .order_by(Agreement.created_at.desc())
+            )
+        )
+
+    def for_vendor(self, vendor_id: uuid.UUID) -> list[Agreement]:
+        return list(
+            self.session.scalars(
+                select(Agreement)
+                .where(Agreement.vendor_id == vendor_id)
+                .order_by(Agreement.created_at.desc())
+            )
+        )
+
+    def get_for_person(self, person_id: uuid.UUID, agreement_id: uuid.UUID) -> Agreement:
+        found = self.session.get(Agreement, agreement_id)
+        if found is None or found.person_id != person_id:
+            raise NotFound("No such agreement")
+        return found
