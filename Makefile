@@ -18,7 +18,7 @@ install: $(STAMP)
 ## make run: install, migrate the embedded SQLite database under instance/, serve on 127.0.0.1:$(PORT)
 run: install
 	$(BIN)/vrm db upgrade
-	$(BIN)/vrm serve --host 127.0.0.1 --port $(PORT)
+	$(BIN)/vrm serve --with-worker --host 127.0.0.1 --port $(PORT)
 
 ## make test: install, then the whole suite on SQLite, and again on PostgreSQL when
 ## VRM_TEST_DATABASE_URL is set

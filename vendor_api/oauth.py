@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
     InvalidGrantError,
     InvalidRequestError,
@@ -32,6 +34,7 @@ from flask import Flask, jsonify, request
 from flask_smorest import Blueprint
 
 from vendor_api import schemas
+from vrm.consents.service import check_fields, check_purposes
 from vrm.crypto import new_token
 from vrm.errors import NotFound, ValidationFailed
 from vrm.runtime import accounts, db_session, runtime, vendor_service
@@ -45,6 +48,7 @@ from vrm.vendors.grants import (
 from vrm.vendors.service import AUTH_METHODS, GRANT_TYPES, VendorService
 
 CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+CONSENT_DETAILS_TYPE = "vrm_consent"
 
 
 def store() -> GrantStore:
@@ -75,6 +79,43 @@ class S256Challenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
+class InvalidAuthorizationDetails(OAuth2Error):
+    error = "invalid_authorization_details"  # RFC 9396 section 5
+
+
+def consent_details(raw: str | None, redirect_uri: str) -> dict[str, Any] | None:
+    """The ``vrm_consent`` entry of RFC 9396 ``authorization_details``, checked."""
+    if not raw:
+        return None
+    try:
+        details = json.loads(raw)
+    except ValueError:
+        raise InvalidAuthorizationDetails(
+            "authorization_details is not JSON", redirect_uri=redirect_uri
+        ) from None
+    if not isinstance(details, list) or not all(isinstance(d, dict) for d in details):
+        raise InvalidAuthorizationDetails(
+            "authorization_details must be a list of objects", redirect_uri=redirect_uri
+        )
+    unknown = [d.get("type") for d in details if d.get("type") != CONSENT_DETAILS_TYPE]
+    if unknown or len(details) != 1:
+        raise InvalidAuthorizationDetails(
+            f"Only one entry of type {CONSENT_DETAILS_TYPE}", redirect_uri=redirect_uri
+        )
+    entry = details[0]
+    try:
+        fields = check_fields(list(entry.get("fields") or []))
+        purposes = check_purposes(list(entry.get("purposes") or ["ServiceProvision"]))
+    except ValidationFailed as error:
+        raise InvalidAuthorizationDetails(error.detail, redirect_uri=redirect_uri) from None
+    days = entry.get("duration_days")
+    if days is not None and (not isinstance(days, int) or not 1 <= days <= 3650):
+        raise InvalidAuthorizationDetails(
+            "duration_days must be 1 to 3650", redirect_uri=redirect_uri
+        )
+    return {"fields": fields, "purposes": purposes, "duration_days": days}
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
@@ -82,6 +123,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         redirect_uri = super().validate_authorization_request()
         if not self.request.payload.scope:
             raise InvalidScopeError("Name the scopes you ask for", redirect_uri=redirect_uri)
+        details = consent_details(
+            self.request.payload.data.get("authorization_details"), redirect_uri
+        )
+        if details and "profile:read" not in scopes.parse(self.request.scope):
+            raise InvalidAuthorizationDetails(
+                "A vrm_consent entry needs the profile:read scope", redirect_uri=redirect_uri
+            )
+        self.request.vrm_consent = details
         return redirect_uri
 
     def create_authorization_response(self, redirect_uri: str, grant_user: Any) -> Any:
@@ -290,6 +339,7 @@ def metadata() -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
+        "authorization_details_types_supported": [CONSENT_DETAILS_TYPE],
     }
 
 

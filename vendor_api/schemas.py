@@ -103,6 +103,7 @@ class ServerMetadataSchema(ma.Schema):
     introspection_endpoint_auth_methods_supported = fields.List(fields.String())
     code_challenge_methods_supported = fields.List(fields.String())
     authorization_response_iss_parameter_supported = fields.Boolean()
+    authorization_details_types_supported = fields.List(fields.String())
 
 
 class JWKSchema(ma.Schema):

@@ -25,15 +25,37 @@ def main() -> None:
     default=lambda: int(os.environ.get("PORT", "5000")),
     show_default="PORT or 5000",
 )
-def serve(host: str, port: int) -> None:
+@click.option("--with-worker", is_flag=True, help="Also run the periodic jobs in this process.")
+def serve(host: str, port: int, with_worker: bool) -> None:
     """Serve the app with the built-in threaded server (use gunicorn in production)."""
     from werkzeug.serving import run_simple
 
     from vrm.app import create_app
 
     app = create_app()
+    if with_worker:
+        from vrm.worker import start_in_background
+
+        start_in_background(app)
     click.echo(f"VRM listening on http://{host}:{port}/")
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run every job once and exit.")
+def worker(once: bool) -> None:
+    """Run the periodic jobs (consent expiry, ...): one dedicated process."""
+    import logging
+
+    from vrm.app import create_app
+    from vrm.worker import run_forever, run_once
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app()
+    if once:
+        click.echo(json.dumps(run_once(app)))
+    else:
+        run_forever(app)
 
 
 @main.group()
@@ -111,6 +133,23 @@ def keys_rotate() -> None:
     time.sleep(RELOAD_INTERVAL_S * 2)
     moved = reencrypt_all(rt.engine, ring)
     click.echo(json.dumps({"active": kid, "previous": previous, "reencrypted": moved}))
+
+
+@keys.command("rotate-signing")
+def keys_rotate_signing() -> None:
+    """Sign new records with a new Ed25519 key; old keys stay published so old receipts
+    keep verifying."""
+    import secrets
+
+    from vrm.crypto import new_key_id
+
+    ring = _keyring_app().extensions["vrm"].keyring
+    previous = ring.material.signing_active
+    kid = "s" + new_key_id()
+    ring.material.signing_keys[kid] = secrets.token_bytes(32)
+    ring.material.signing_active = kid
+    ring.save()
+    click.echo(json.dumps({"active": kid, "previous": previous}))
 
 
 @keys.command("retire")

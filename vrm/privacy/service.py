@@ -16,10 +16,16 @@ from vrm import clock
 from vrm.accounts.models import Person
 from vrm.accounts.schemas import PersonalTokenSchema
 from vrm.accounts.service import AccountService
+from vrm.audit.schemas import AuditEventSchema
+from vrm.audit.service import AuditLog
+from vrm.consents.schemas import ConsentSchema
+from vrm.consents.service import ConsentService
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.profile.schemas import ProfileRevisionSchema, ProfileSchema
 from vrm.profile.service import ProfileService
+from vrm.terms.schemas import AgreementSchema
+from vrm.terms.service import TermsService
 from vrm.vendors.schemas import PersonVendorSchema
 from vrm.vendors.service import VendorService
 
@@ -57,11 +63,39 @@ def _vendors(session: Session, keyring: Keyring, accounts: AccountService, perso
     return PersonVendorSchema(many=True).dump(views)
 
 
+def _agreements(
+    session: Session, keyring: Keyring, accounts: AccountService, person: Person
+) -> Any:
+    return AgreementSchema(many=True).dump(TermsService(session, keyring).for_person(person.id))
+
+
+def _consents(session: Session, keyring: Keyring, accounts: AccountService, person: Person) -> Any:
+    service = ConsentService(session, keyring)
+    exported = []
+    for consent in service.for_person(person.id):
+        item = ConsentSchema().dump(service.describe(consent))
+        item["receipts"] = [
+            {"seq": e.seq, "type": e.type, "at": e.at.isoformat(), "receipt": e.receipt}
+            for e in service.events(consent)
+        ]
+        exported.append(item)
+    return exported
+
+
+def _access_log(
+    session: Session, keyring: Keyring, accounts: AccountService, person: Person
+) -> Any:
+    return AuditEventSchema(many=True).dump(AuditLog(session).all(person.id))
+
+
 EXPORT_SECTIONS: dict[str, Section] = {
     "account": _account,
     "profile": _profile,
     "personal_tokens": _tokens,
     "vendors": _vendors,
+    "agreements": _agreements,
+    "consents": _consents,
+    "access_log": _access_log,
 }
 
 

@@ -1,18 +1,26 @@
 """The OAuth consent screen at ``/oauth/authorize``: a logged-in person sees which vendor
-asks for what, in plain words, and approves or denies."""
+asks for what, in plain words, picks the profile fields to share (unticking any), the
+duration, and approves or denies. Approval with fields records a consent with a receipt."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from flask import g, redirect, render_template, request, url_for
 
+from vrm.consents.purposes import PURPOSES
+from vrm.consents.service import TermsNotAccepted
+from vrm.errors import ValidationFailed
+from vrm.profile.schemas import PROFILE_FIELDS
+from vrm.runtime import consent_service, terms_service
+from vrm.terms.roster import BY_CODE
 from vrm.vendors.scopes import SCOPES
 
 
 def authorize() -> Any:
-    from vendor_api.oauth import server, vendors
+    from vendor_api.oauth import issuer, server, vendors
 
     if g.person is None:
         return redirect(url_for("web.login", next=request.full_path))
@@ -23,18 +31,69 @@ def authorize() -> Any:
             # The client and its redirect URI are known good: tell the client.
             return server.handle_error_response(request, error)
         # An unknown client or redirect URI: never redirect there, tell the person.
-        detail = error.description or error.error
         return render_template(
-            "error.html", status=400, title="This authorization request is not valid", detail=detail
+            "error.html",
+            status=400,
+            title="This authorization request is not valid",
+            detail=error.description or error.error,
         ), 400
     client = grant.client
-    if request.method == "POST":
-        approved = request.form.get("decision") == "approve"
-        if approved:
-            vendors().relate(client.vendor_id, g.person.id)
-        return server.create_authorization_response(
-            grant_user=g.person if approved else None, grant=grant
-        )
     vendor = vendors().get_vendor(client.vendor_id)
-    asked = [(scope, SCOPES[scope]) for scope in grant.request.scope.split() if scope in SCOPES]
-    return render_template("authorize.html", vendor=vendor, client=client, scopes=asked)
+    asked = grant.request.scope.split()
+    details = grant.request.vrm_consent
+    wants_profile = "profile:read" in asked
+    terms = terms_service().of_person(g.person.id)
+    offered = details["fields"] if details else list(PROFILE_FIELDS)
+    purposes = details["purposes"] if details else ["ServiceProvision"]
+    days = min(
+        (details or {}).get("duration_days") or terms.consent_default_days, terms.consent_max_days
+    )
+    errors: dict[str, str] = {}
+
+    if request.method == "POST":
+        if request.form.get("decision") != "approve":
+            return server.create_authorization_response(grant_user=None, grant=grant)
+        chosen = [f for f in request.form.getlist("fields") if f in offered]
+        vendors().relate(vendor.id, g.person.id)
+        if wants_profile and chosen:
+            try:
+                chosen_days = int(request.form.get("duration_days") or days)
+                consent_service().grant(
+                    g.person.id, vendor.id, chosen, purposes, chosen_days, origin="oauth"
+                )
+            except TermsNotAccepted as error:
+                return redirect(
+                    add_params_to_uri(
+                        grant.redirect_uri,
+                        [
+                            ("error", "access_denied"),
+                            ("error_description", error.detail),
+                            *(
+                                [("state", grant.request.payload.state)]
+                                if grant.request.payload.state
+                                else []
+                            ),
+                            ("iss", issuer()),
+                        ],
+                    )
+                )
+            except (ValidationFailed, ValueError) as error:
+                errors = {"duration_days": getattr(error, "detail", "Give a whole number")}
+        if not errors:
+            return server.create_authorization_response(grant_user=g.person, grant=grant)
+
+    accepted = {t["code"] for t in terms_service().of_vendor(vendor.id)}
+    return render_template(
+        "authorize.html",
+        vendor=vendor,
+        client=client,
+        scopes=[(scope, SCOPES[scope]) for scope in asked if scope in SCOPES],
+        wants_profile=wants_profile,
+        offered=offered,
+        preticked=bool(details),
+        purposes=[(p, PURPOSES[p]) for p in purposes],
+        days=days,
+        max_days=terms.consent_max_days,
+        errors=errors,
+        terms=[(BY_CODE[t["code"]], t["code"] in accepted) for t in terms.terms],
+    ), 422 if errors else 200
