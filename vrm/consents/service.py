@@ -80,26 +80,9 @@ class ConsentService:
         relationship = self.vendors.relate(vendor.id, person_id)
         with write_transaction(self.session):
             agreement = self._agreement(person_id, vendor, relationship.customer_ref)
-            now = clock.now()
-            consent = Consent(
-                id=uuid.uuid4(),
-                person_id=person_id,
-                vendor_id=vendor.id,
-                agreement_id=agreement.id,
-                fields=fields,
-                purposes=purposes,
-                terms=agreement.terms,
-                state="given",
-                origin=origin,
-                requested_days=None,
-                message=None,
-                given_at=now,
-                expires_at=now + timedelta(days=days),
-                created_at=now,
-                updated_at=now,
+            consent = self._open(
+                person_id, vendor, agreement, fields, purposes, "given", origin, days=days
             )
-            self.session.add(consent)
-            self._record(consent, vendor, "given")
         return consent
 
     def request(
@@ -123,26 +106,17 @@ class ConsentService:
         with write_transaction(self.session):
             # A vendor that has not accepted the person's terms cannot even ask.
             agreement = self._agreement(person_id, vendor, customer_ref)
-            now = clock.now()
-            consent = Consent(
-                id=uuid.uuid4(),
-                person_id=person_id,
-                vendor_id=vendor.id,
-                agreement_id=agreement.id,
-                fields=fields,
-                purposes=purposes,
-                terms=agreement.terms,
-                state="requested",
-                origin="vendor",
+            consent = self._open(
+                person_id,
+                vendor,
+                agreement,
+                fields,
+                purposes,
+                "requested",
+                "vendor",
                 requested_days=days,
                 message=message,
-                given_at=None,
-                expires_at=None,
-                created_at=now,
-                updated_at=now,
             )
-            self.session.add(consent)
-            self._record(consent, vendor, "requested")
         return consent
 
     # The person decides
@@ -335,6 +309,44 @@ class ConsentService:
                 extra={"missing_terms": agreement.missing},
             )
         return agreement
+
+    def _open(
+        self,
+        person_id: uuid.UUID,
+        vendor: Vendor,
+        agreement: Any,
+        fields: list[str],
+        purposes: list[str],
+        state: str,
+        origin: str,
+        *,
+        days: int | None = None,
+        requested_days: int | None = None,
+        message: str | None = None,
+    ) -> Consent:
+        """Create a consent, given or requested, with its first event and receipt."""
+        now = clock.now()
+        given = state == "given"
+        consent = Consent(
+            id=uuid.uuid4(),
+            person_id=person_id,
+            vendor_id=vendor.id,
+            agreement_id=agreement.id,
+            fields=fields,
+            purposes=purposes,
+            terms=agreement.terms,
+            state=state,
+            origin=origin,
+            requested_days=requested_days,
+            message=message,
+            given_at=now if given else None,
+            expires_at=now + timedelta(days=days) if given and days else None,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(consent)
+        self._record(consent, vendor, state)
+        return consent
 
     def _own(self, person_id: uuid.UUID, consent_id: uuid.UUID, lock: bool = False) -> Consent:
         stmt = select(Consent).where(Consent.id == consent_id, Consent.person_id == person_id)
