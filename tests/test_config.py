@@ -26,7 +26,12 @@ def test_argon2_below_the_owasp_minimum_is_refused():
 def test_production_refuses_to_start_without_configured_keys(tmp_path):
     with pytest.raises(KeyringError, match="production"):
         create_app(
-            {"ENV": "production", "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "sqlite://"}
+            {
+                "ENV": "production",
+                "INSTANCE_PATH": str(tmp_path),
+                "DATABASE_URL": "sqlite://",
+                "ISSUER": "https://vrm.example",
+            }
         )
     assert not (tmp_path / "keys.json").exists()
 
@@ -47,6 +52,7 @@ def test_production_sets_secure_cookies_and_hsts(tmp_path, keys_json):
         {
             "ENV": "production",
             "KEYS": keys_json,
+            "ISSUER": "https://vrm.example",
             "INSTANCE_PATH": str(tmp_path),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}",
         }
@@ -54,3 +60,15 @@ def test_production_sets_secure_cookies_and_hsts(tmp_path, keys_json):
     assert app.config["SESSION_COOKIE_SECURE"] is True
     response = app.test_client().get("/login")
     assert "max-age" in response.headers["Strict-Transport-Security"]
+
+
+def test_production_needs_a_configured_issuer(tmp_path, keys_json):
+    with pytest.raises(config.ConfigError, match="VRM_ISSUER"):
+        create_app(
+            {
+                "ENV": "production",
+                "KEYS": keys_json,
+                "INSTANCE_PATH": str(tmp_path),
+                "DATABASE_URL": "sqlite://",
+            }
+        )

@@ -9,6 +9,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
 from authlib.oauth2.rfc6750 import BearerTokenValidator
+from flask import g
 
 from vrm.errors import DomainError
 from vrm.runtime import db_session
@@ -21,8 +22,8 @@ REALM = "vrm-vendor"
 class OAuthProblem(DomainError):
     code = "oauth"
 
-    def __init__(self, status: int, error: str, description: str, headers: dict[str, str]):
-        super().__init__(description, headers=headers, extra={"error": error})
+    def __init__(self, status: int, error: str | None, description: str, headers: dict[str, str]):
+        super().__init__(description, headers=headers, extra={"error": error} if error else {})
         self.status = status
         self.code = {401: "unauthenticated", 403: "insufficient-scope"}.get(status, "oauth")
         self.title = {
@@ -36,20 +37,33 @@ class _Validator(BearerTokenValidator):
         return GrantStore(db_session()).by_access_token(token_string)
 
 
+# Authlib's names for "no bearer token was sent at all".
+NO_CREDENTIALS = {"missing_authorization", "unsupported_token_type"}
+
+
 class _Protector(ResourceProtector):
+    def acquire_token(self, scopes: Any = None, **kwargs: Any) -> Any:
+        g.vrm_required_scopes = [scopes] if isinstance(scopes, str) else list(scopes or [])
+        return super().acquire_token(scopes, **kwargs)
+
     def raise_error_response(self, error: Any) -> None:
-        # RFC 6750 section 3: no error code when the request had no credentials at all.
         challenge = f'Bearer realm="{REALM}"'
-        if error.error != "missing_authorization":
-            challenge += f', error="{error.error}"'
-            if getattr(error, "scope", None):
-                challenge += f', scope="{error.scope}"'
-        headers = {"WWW-Authenticate": challenge}
+        if error.error in NO_CREDENTIALS:
+            # RFC 6750 section 3.1: no error information when no credentials were sent.
+            raise OAuthProblem(
+                401,
+                None,
+                "Send a vendor access token as a Bearer token",
+                {"WWW-Authenticate": challenge},
+            )
+        challenge += f', error="{error.error}"'
+        if error.error == "insufficient_scope" and g.get("vrm_required_scopes"):
+            challenge += f', scope="{" ".join(g.vrm_required_scopes)}"'
         raise OAuthProblem(
             error.status_code,
             error.error,
             error.description or error.error.replace("_", " "),
-            headers,
+            {"WWW-Authenticate": challenge},
         )
 
 

@@ -45,7 +45,7 @@ from vrm.vendors.grants import (
     REFRESH_TOKEN_PREFIX,
     GrantStore,
 )
-from vrm.vendors.service import AUTH_METHODS, GRANT_TYPES, VendorService
+from vrm.vendors.service import AUTH_METHODS, GRANT_TYPES, VendorService, check_redirect_uri
 
 CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 CONSENT_DETAILS_TYPE = "vrm_consent"
@@ -168,9 +168,18 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         refresh_token = self.request.form.get("refresh_token")
         if refresh_token is None:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
+        invalid = InvalidGrantError("The refresh token is invalid, expired or already used")
+        # Check the client and the scope before spending the token: a refused request
+        # must not count as use, or the owner's next refresh would look like reuse.
+        found = store().by_any_token(refresh_token)
+        if found is None or not found.presented_refresh or not found.check_client(client):
+            raise invalid
+        wanted = scopes.parse(self.request.payload.scope)
+        if wanted and not set(wanted) <= set(scopes.parse(found.scope)):
+            raise InvalidScopeError("A refresh cannot widen the scope granted")
         token = store().claim_refresh_token(refresh_token)
-        if token is None or not token.check_client(client):
-            raise InvalidGrantError("The refresh token is invalid, expired or already used")
+        if token is None:
+            raise invalid
         return token
 
     def authenticate_refresh_token(self, refresh_token: str) -> Any:
@@ -256,6 +265,11 @@ class Registration(ClientRegistrationEndpoint):
         if not token:
             raise InvalidTokenError("An initial access token from the operator is required")
         req.credential = token
+        for uri in (req.payload.data or {}).get("redirect_uris") or []:
+            try:
+                check_redirect_uri(str(uri))
+            except ValidationFailed as error:
+                raise InvalidRedirectURIError(error.detail) from None
         client_metadata = self.extract_client_metadata(req)
         try:
             client, secret = vendors().register_client(token, client_metadata)
@@ -299,7 +313,18 @@ def _save_token(token: dict[str, Any], req: Any) -> None:
     )
 
 
-server = AuthorizationServer(query_client=_query_client, save_token=_save_token)
+class _Server(AuthorizationServer):
+    def handle_error_response(self, req: Any, error: Any) -> Any:
+        status, body, headers = error(self.get_error_uri(req, error))
+        # RFC 9207: error redirects carry the issuer too, against mix-up attacks.
+        headers = [
+            (name, add_params_to_uri(value, [("iss", issuer())]) if name == "Location" else value)
+            for name, value in headers
+        ]
+        return self.handle_response(status, body, headers)
+
+
+server = _Server(query_client=_query_client, save_token=_save_token)
 
 
 def init_app(app: Flask) -> None:

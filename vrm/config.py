@@ -67,6 +67,9 @@ def load(
     settings.update(overrides or {})
     if settings["ENV"] not in {"development", "production", "test"}:
         raise ConfigError("VRM_ENV must be development, production or test")
+    if settings["ENV"] == "production" and not settings["ISSUER"]:
+        # Otherwise the issuer would follow each request's Host header.
+        raise ConfigError("VRM_ENV=production needs VRM_ISSUER, the public origin")
     for name, floor in ARGON2_FLOOR.items():
         if settings[name] < floor:
             raise ConfigError(f"VRM_{name} must be at least {floor} (OWASP minimum for argon2id)")

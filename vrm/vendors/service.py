@@ -18,7 +18,14 @@ from vrm.crypto import Keyring, new_token, token_digest
 from vrm.db import write_transaction
 from vrm.errors import NotFound, ValidationFailed
 from vrm.vendors import scopes
-from vrm.vendors.models import OAuthClient, OAuthToken, RegistrationToken, Relationship, Vendor
+from vrm.vendors.models import (
+    AuthorizationCode,
+    OAuthClient,
+    OAuthToken,
+    RegistrationToken,
+    Relationship,
+    Vendor,
+)
 
 CLIENT_ID_PREFIX = "vrm_ci_"
 CLIENT_SECRET_PREFIX = "vrm_cs_"
@@ -326,7 +333,18 @@ class VendorService:
         if self._relationship(vendor_id, person_id) is None:
             raise NotFound("No such vendor among yours")
         clients = select(OAuthClient.id).where(OAuthClient.vendor_id == vendor_id)
+        now = clock.now()
         with write_transaction(self.session):
+            # Spend codes not yet exchanged too, or one could still become a token.
+            self.session.execute(
+                update(AuthorizationCode)
+                .where(
+                    AuthorizationCode.person_id == person_id,
+                    AuthorizationCode.client_pk.in_(clients),
+                    AuthorizationCode.used_at.is_(None),
+                )
+                .values(used_at=now)
+            )
             result = self.session.execute(
                 update(OAuthToken)
                 .where(
@@ -334,6 +352,6 @@ class VendorService:
                     OAuthToken.client_pk.in_(clients),
                     OAuthToken.revoked_at.is_(None),
                 )
-                .values(revoked_at=clock.now())
+                .values(revoked_at=now)
             )
         return result.rowcount
