@@ -134,30 +134,28 @@ class ConsentService:
             consent = self._own(person_id, consent_id, lock=True)
             if consent.state != "requested":
                 raise Conflict(f"This request is already {consent.state}")
-            if fields is not None:
-                wider = set(check_fields(fields)) - set(consent.fields)
-                if wider:
-                    raise ValidationFailed(
-                        f"{sorted(wider)[0]!r} was not asked for", field="fields"
-                    )
-                consent.fields = check_fields(fields)
-            if purposes is not None:
-                wider = set(check_purposes(purposes)) - set(consent.purposes)
-                if wider:
-                    raise ValidationFailed(
-                        f"{sorted(wider)[0]!r} was not asked for", field="purposes"
-                    )
-                consent.purposes = check_purposes(purposes)
+            narrowed_fields = (
+                self._narrow(check_fields(fields), consent.fields, "fields")
+                if fields is not None
+                else consent.fields
+            )
+            narrowed_purposes = (
+                self._narrow(check_purposes(purposes), consent.purposes, "purposes")
+                if purposes is not None
+                else consent.purposes
+            )
             days = self._days(
                 person_id,
                 days if days is not None else consent.requested_days,
                 field="duration_days",
             )
             vendor = self._vendor(consent.vendor_id)
-            # Terms may have changed since the request: check them again.
+            # Terms may have changed since the request: check them again, before the
+            # consent changes at all (a refusal commits its record and nothing else).
             agreement = self._agreement(
                 person_id, vendor, self.vendors.customer_ref(vendor.id, person_id)
             )
+            consent.fields, consent.purposes = narrowed_fields, narrowed_purposes
             now = clock.now()
             consent.agreement_id, consent.terms = agreement.id, agreement.terms
             consent.state, consent.given_at = "given", now
@@ -165,6 +163,13 @@ class ConsentService:
             consent.updated_at = now
             self._record(consent, vendor, "given")
         return consent
+
+    @staticmethod
+    def _narrow(chosen: list[str], asked: list[str], field: str) -> list[str]:
+        wider = sorted(set(chosen) - set(asked))
+        if wider:
+            raise ValidationFailed(f"{wider[0]!r} was not asked for", field=field)
+        return chosen
 
     def deny(self, person_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
         return self._transition(person_id, consent_id, {"requested"}, "refused")
@@ -383,7 +388,7 @@ class ConsentService:
             ):
                 self._set_state(consent, "expired")
             if consent.state not in allowed:
-                raise Conflict(f"This consent is {consent.state}; it cannot become {to}")
+                raise Conflict(f"This consent is already {consent.state}")
             self._set_state(consent, to)
         return consent
 

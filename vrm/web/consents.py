@@ -1,0 +1,246 @@
+"""The person's terms, consents, vendors' consent requests and the access log, as web pages.
+
+Thin views: every rule (which terms, how many days, what may be narrowed, who owns what)
+is the services'; these only turn forms into calls and errors into messages by each input.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import NotFound as HTTPNotFound
+
+from vrm.audit.service import AuditLog
+from vrm.consents.purposes import PURPOSES
+from vrm.errors import DomainError, ValidationFailed
+from vrm.runtime import consent_service, db_session, terms_service
+from vrm.terms.roster import ROSTER
+from vrm.web import _errors, blp, login_required
+
+LOG_PAGE_SIZE = 50
+
+# Words for display only; the profile schema and the services decide what exists.
+FIELD_LABELS = {
+    "given_name": "Given name",
+    "family_name": "Family name",
+    "display_name": "Display name",
+    "contact_email": "Contact email",
+    "phone": "Phone",
+    "birth_date": "Birth date",
+    "postal_address": "Postal address",
+    "locale": "Language",
+    "preferences": "Preferences",
+    "custom": "Other details",
+}
+ACTIONS = {
+    "profile.read": "Read your profile",
+    "consent.requested": "Asked for consent",
+    "consent.given": "Consent given",
+    "consent.refused": "Consent request denied",
+    "consent.withdrawn": "Consent withdrawn",
+    "consent.expired": "Consent expired",
+    "consent.revoked": "Consent given up by the vendor",
+    "agreement.accepted": "Accepted your terms",
+    "agreement.refused": "Did not accept your terms",
+}
+STATES = {
+    "given": "Given",
+    "refused": "Denied",
+    "withdrawn": "Withdrawn",
+    "expired": "Expired",
+    "revoked": "Given up by the vendor",
+}
+
+
+@blp.app_context_processor
+def _words() -> dict[str, Any]:
+    return {
+        "field_label": lambda name: FIELD_LABELS.get(name, name),
+        "purpose_words": lambda code: PURPOSES.get(code, code),
+        "action_words": lambda code: ACTIONS.get(code, code),
+        "state_words": lambda code: STATES.get(code, code),
+    }
+
+
+def _days(name: str) -> int | None:
+    """A whole number of days from the form, None when left empty."""
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise ValidationFailed("Give a whole number of days", field=name)
+    return int(raw)
+
+
+# Terms
+
+
+@blp.route("/terms", methods=["GET", "POST"])
+@login_required
+def terms() -> Any:
+    service = terms_service()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        chosen = request.form.getlist("terms")
+        form = {
+            "consent_default_days": request.form.get("consent_default_days", ""),
+            "consent_max_days": request.form.get("consent_max_days", ""),
+        }
+        try:
+            max_days, default_days = _days("consent_max_days"), _days("consent_default_days")
+            if max_days is None:
+                raise ValidationFailed("Give a number of days", field="consent_max_days")
+            if default_days is None:
+                raise ValidationFailed("Give a number of days", field="consent_default_days")
+            service.set_for_person(g.person.id, chosen, default_days, max_days)
+        except ValidationFailed as error:
+            errors = _errors(error)
+        else:
+            return redirect(url_for("web.terms", saved=1))
+    else:
+        current = service.of_person(g.person.id)
+        chosen = [ref["code"] for ref in current.terms]
+        form = {
+            "consent_default_days": str(current.consent_default_days),
+            "consent_max_days": str(current.consent_max_days),
+        }
+    return render_template(
+        "terms.html", roster=ROSTER, chosen=set(chosen), form=form, errors=errors
+    ), 422 if errors else 200
+
+
+# Consents
+
+
+@blp.get("/consents")
+@login_required
+def consents() -> Any:
+    service = consent_service()
+    vendors: dict[uuid.UUID, dict[str, Any]] = {}
+    for consent in service.for_person(g.person.id, tuple(STATES)):
+        view = service.describe(consent)
+        view["events"] = service.events(consent)
+        group = vendors.setdefault(
+            consent.vendor_id, {"id": consent.vendor_id, "name": view["vendor_name"], "items": []}
+        )
+        group["items"].append(view)
+    pending = len(service.for_person(g.person.id, ("requested",)))
+    return render_template("consents.html", vendors=list(vendors.values()), pending=pending)
+
+
+@blp.route("/consents/<uuid:consent_id>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw_consent(consent_id: uuid.UUID) -> Any:
+    """GET asks to confirm; POST withdraws. Another person's consent is not found."""
+    service = consent_service()
+    error = None
+    if request.method == "POST":
+        try:
+            service.withdraw(g.person.id, consent_id)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            error = exc
+        else:
+            return redirect(url_for("web.consents", withdrawn=1))
+    consent = service.describe(service.get_for_person(g.person.id, consent_id))
+    return render_template(
+        "consent_withdraw.html", consent=consent, error=error and error.detail
+    ), error.status if error else 200
+
+
+@blp.get("/consents/<uuid:consent_id>/receipts/<int:seq>.jws")
+@login_required
+def consent_receipt(consent_id: uuid.UUID, seq: int) -> Any:
+    service = consent_service()
+    consent = service.get_for_person(g.person.id, consent_id)
+    event = next((e for e in service.events(consent) if e.seq == seq), None)
+    if event is None:
+        raise HTTPNotFound("No such receipt")
+    filename = f"vrm-consent-{consent.id}-{event.seq}-{event.type}.jws"
+    return Response(
+        event.receipt,
+        mimetype="application/jose",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# Vendors' requests
+
+
+def _requests_page(
+    errors: dict[uuid.UUID, dict[str, str]] | None = None,
+    answered: dict[str, Any] | None = None,
+    problem: tuple[uuid.UUID, str] | None = None,
+    status: int = 200,
+) -> Any:
+    """The pending requests; ``answered`` holds the form the person just sent, so a
+    refused answer comes back with their choices and the reasons next to the inputs."""
+    service = consent_service()
+    settings = terms_service().of_person(g.person.id)
+    pending = [service.describe(c) for c in service.for_person(g.person.id, ("requested",))]
+    return render_template(
+        "consent_requests.html",
+        requests=pending,
+        settings=settings,
+        errors=errors or {},
+        answered=answered or {},
+        problem=problem,
+    ), status
+
+
+@blp.get("/consent-requests")
+@login_required
+def consent_requests() -> Any:
+    return _requests_page()
+
+
+@blp.post("/consent-requests/<uuid:consent_id>/approve")
+@login_required
+def approve_request(consent_id: uuid.UUID) -> Any:
+    fields, purposes = request.form.getlist("fields"), request.form.getlist("purposes")
+    try:
+        consent_service().approve(g.person.id, consent_id, fields, purposes, _days("duration_days"))
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        answered = {
+            "id": consent_id,
+            "fields": set(fields),
+            "purposes": set(purposes),
+            "duration_days": request.form.get("duration_days", ""),
+        }
+        problem = (consent_id, error.detail)
+        return _requests_page({consent_id: _errors(error)}, answered, problem, error.status)
+    return redirect(url_for("web.consents", approved=1))
+
+
+@blp.post("/consent-requests/<uuid:consent_id>/deny")
+@login_required
+def deny_request(consent_id: uuid.UUID) -> Any:
+    try:
+        consent_service().deny(g.person.id, consent_id)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        problem = (consent_id, error.detail)
+        return _requests_page({consent_id: _errors(error)}, None, problem, error.status)
+    return redirect(url_for("web.consent_requests", denied=1))
+
+
+# Access log
+
+
+@blp.get("/access-log")
+@login_required
+def access_log() -> Any:
+    log = AuditLog(db_session())
+    page = log.page(g.person.id, limit=LOG_PAGE_SIZE, cursor=request.args.get("before"))
+    return render_template(
+        "access_log.html",
+        entries=page.data,
+        next_cursor=page.next_cursor,
+        report=log.verify(g.person.id),
+    )
