@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -21,7 +22,7 @@ def test_every_api_route_is_documented(app):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(api_prefixes):
             continue
-        path = rule.rule.replace("<uuid:", "{").replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, f"{method} {rule.rule} is not in openapi.yaml"
 

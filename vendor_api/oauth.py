@@ -109,7 +109,7 @@ def consent_details(raw: str | None, redirect_uri: str) -> dict[str, Any] | None
     except ValidationFailed as error:
         raise InvalidAuthorizationDetails(error.detail, redirect_uri=redirect_uri) from None
     days = entry.get("duration_days")
-    if days is not None and (not isinstance(days, int) or not 1 <= days <= 3650):
+    if days is not None and (type(days) is not int or not 1 <= days <= 3650):
         raise InvalidAuthorizationDetails(
             "duration_days must be 1 to 3650", redirect_uri=redirect_uri
         )

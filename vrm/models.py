@@ -1,7 +1,7 @@
 """Every model, imported once so the metadata is complete (for Alembic and key rotation)."""
 
 from vrm.accounts.models import Person, PersonalToken, WebSession
-from vrm.audit.models import AuditEvent
+from vrm.audit.models import AuditEvent, AuditHead
 from vrm.consents.models import Consent, ConsentEvent
 from vrm.db import Base
 from vrm.profile.models import ProfileAttribute, ProfileRevision
@@ -18,6 +18,7 @@ from vrm.vendors.models import (
 __all__ = [
     "Agreement",
     "AuditEvent",
+    "AuditHead",
     "Consent",
     "ConsentEvent",
     "PersonTerms",

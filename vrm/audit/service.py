@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from vrm import clock
 from vrm.accounts.models import Person
-from vrm.audit.models import AuditEvent
+from vrm.audit.models import AuditEvent, AuditHead
 from vrm.errors import ValidationFailed
 from vrm.pagination import Page
 
@@ -67,14 +67,15 @@ class AuditLog:
         detail: dict[str, Any] | None = None,
     ) -> AuditEvent:
         """Add an entry; call inside a write transaction."""
+        # Lock the person row first (the head may not exist yet): appends never race.
         self.session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
-        last = self.session.execute(
-            select(AuditEvent.seq, AuditEvent.hash)
-            .where(AuditEvent.person_id == person_id)
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        ).first()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        head = self.session.scalar(
+            select(AuditHead).where(AuditHead.person_id == person_id).with_for_update()
+        )
+        if head is None:
+            head = AuditHead(person_id=person_id, seq=0, hash=GENESIS)
+            self.session.add(head)
+        seq, prev = head.seq + 1, head.hash
         at: datetime = clock.now()
         event = AuditEvent(
             id=uuid.uuid4(),
@@ -91,6 +92,7 @@ class AuditLog:
             hash="",
         )
         event.hash = entry_hash(prev, event)
+        head.seq, head.hash = seq, event.hash
         self.session.add(event)
         self.session.flush()
         return event
@@ -129,4 +131,15 @@ class AuditLog:
             if reason:
                 return ChainReport(False, len(entries), event.seq, event.id, reason)
             prev = event.hash
+        head = self.session.get(AuditHead, person_id)
+        head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+        if head_seq != len(entries) or head_hash != prev:
+            missing = len(entries) + 1
+            return ChainReport(
+                False,
+                len(entries),
+                missing,
+                None,
+                f"the log ends before entry {head_seq}: the newest entries are missing",
+            )
         return ChainReport(True, len(entries))

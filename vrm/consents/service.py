@@ -144,6 +144,11 @@ class ConsentService:
                 if purposes is not None
                 else consent.purposes
             )
+            if days is not None and consent.requested_days and days > consent.requested_days:
+                raise ValidationFailed(
+                    f"{consent.requested_days} days were asked for; approve that or fewer",
+                    field="duration_days",
+                )
             days = self._days(
                 person_id,
                 days if days is not None else consent.requested_days,
@@ -182,6 +187,7 @@ class ConsentService:
         """The vendor gives up a consent (or drops its own request)."""
         with write_transaction(self.session):
             consent = self._vendors_own(vendor_id, consent_id, lock=True)
+            self._expire_if_due(consent)
             if consent.state not in {"given", "requested"}:
                 raise Conflict(f"This consent is already {consent.state}")
             self._set_state(consent, "revoked")
@@ -381,16 +387,16 @@ class ConsentService:
     ) -> Consent:
         with write_transaction(self.session):
             consent = self._own(person_id, consent_id, lock=True)
-            if (
-                consent.state == "given"
-                and consent.expires_at
-                and consent.expires_at <= clock.now()
-            ):
-                self._set_state(consent, "expired")
+            self._expire_if_due(consent)
             if consent.state not in allowed:
                 raise Conflict(f"This consent is already {consent.state}")
             self._set_state(consent, to)
         return consent
+
+    def _expire_if_due(self, consent: Consent) -> None:
+        """Record an expiry the worker has not reached yet, before any other change."""
+        if consent.state == "given" and consent.expires_at and consent.expires_at <= clock.now():
+            self._set_state(consent, "expired")
 
     def _set_state(self, consent: Consent, state: str) -> None:
         consent.state = state

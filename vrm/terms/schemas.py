@@ -19,8 +19,9 @@ class RosterTermSchema(ma.Schema):
     flags = fields.Dict(metadata={"description": "Machine-readable meaning of the term"})
 
 
+# Codes are checked by the service, which names the unknown one.
 _CODES = fields.List(
-    fields.String(validate=validate.OneOf(sorted(BY_CODE))),
+    fields.String(validate=validate.Length(min=1, max=60), metadata={"enum": sorted(BY_CODE)}),
     required=True,
     validate=validate.Length(min=1, max=len(BY_CODE)),
     metadata={"example": ["service-delivery-only", "deletion-and-portability"]},
@@ -44,7 +45,7 @@ class PersonTermsSchema(ma.Schema):
 
 class VendorTermsInSchema(ma.Schema):
     accepted = fields.List(
-        fields.String(validate=validate.OneOf(sorted(BY_CODE))),
+        fields.String(validate=validate.Length(min=1, max=60), metadata={"enum": sorted(BY_CODE)}),
         required=True,
         validate=validate.Length(max=len(BY_CODE)),
         metadata={"example": ["service-delivery-only", "deletion-and-portability"]},

@@ -26,13 +26,15 @@ AGREEMENT_TYP = "vrm-agreement+jws"
 
 def term_refs(codes: Iterable[str], *, field: str = "terms") -> list[dict[str, Any]]:
     """Roster references for codes, each at its current version; unknown codes refused."""
-    refs = []
-    for code in dict.fromkeys(codes):
+    refs: dict[str, dict[str, Any]] = {}
+    for position, code in enumerate(codes):
         term = BY_CODE.get(code)
         if term is None:
-            raise ValidationFailed(f"{code!r} is not a term on the roster", field=field)
-        refs.append(term.ref)
-    return refs
+            raise ValidationFailed(
+                f"{code!r} is not a term on the roster", field=f"{field}.{position}"
+            )
+        refs.setdefault(code, term.ref)
+    return list(refs.values())
 
 
 class TermsService:
