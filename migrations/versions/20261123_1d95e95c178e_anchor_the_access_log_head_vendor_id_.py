@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vrm.db
-
 revision: str = "1d95e95c178e"
 down_revision: str | None = "7a4776d6324d"
 branch_labels: str | Sequence[str] | None = None
