@@ -29,8 +29,8 @@ test: install browser lint
 	fi
 
 lint: install
-	$(BIN)/ruff check vrm tests migrations
-	$(BIN)/ruff format --check vrm tests migrations
+	$(BIN)/ruff check vrm vendor_api tests migrations
+	$(BIN)/ruff format --check vrm vendor_api tests migrations
 
 openapi: install
 	$(BIN)/vrm openapi
