@@ -425,7 +425,7 @@ def test_approve_narrowed_from_the_page(app: Flask, client: FlaskClient, ada: Ac
         (
             {"fields": ["given_name"], "purposes": ["CustomerCare"], "duration_days": "400"},
             "days-error",
-            "Choose between 1 and 365 days",
+            "30 days were asked for; approve that or fewer",
             422,
         ),
         (

@@ -5,6 +5,7 @@ Views call the same services as the personal API, so the same rules hold here.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -54,8 +55,9 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _errors(error: DomainError) -> dict[str, str]:
-    """Field errors keyed by input name, for display next to each input."""
-    found = {e["field"]: e["message"] for e in error.errors}
+    """Field errors keyed by input name, for display next to each input (an error about
+    one item of a list, such as ``terms.1``, belongs to the list's input)."""
+    found = {re.sub(r"(\.\d+)+$", "", e["field"]): e["message"] for e in error.errors}
     return found or {"form": error.detail}
 
 
