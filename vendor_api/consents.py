@@ -16,6 +16,8 @@ from vrm.consents.schemas import (
     SharedProfileSchema,
 )
 from vrm.errors import NotFound
+from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
+from vrm.idempotency.http import idempotent
 from vrm.pagination import Page
 from vrm.personal_api.paging import page_of
 from vrm.runtime import consent_service, terms_service, vendor_service
@@ -65,8 +67,9 @@ def list_agreements() -> Page[Any]:
 
 
 @blp.route("/consent-requests", methods=["POST"])
-@blp.doc(security=scope_doc("consents:request"))
+@blp.doc(security=scope_doc("consents:request"), parameters=[IDEMPOTENCY_HEADER])
 @require_oauth("consents:request")
+@idempotent(lambda: f"client:{token().client_pk}")
 @blp.arguments(ConsentRequestSchema)
 @blp.response(201, ConsentSchema)
 @blp.alt_response(409, description="You have not accepted the person's terms")

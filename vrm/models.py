@@ -4,6 +4,7 @@ from vrm.accounts.models import Person, PersonalToken, WebSession
 from vrm.audit.models import AuditEvent, AuditHead
 from vrm.consents.models import Consent, ConsentEvent
 from vrm.db import Base
+from vrm.idempotency.models import IdempotencyRecord
 from vrm.profile.models import ProfileAttribute, ProfileRevision
 from vrm.terms.models import Agreement, PersonTerms, VendorTerms
 from vrm.vendors.models import (
@@ -21,6 +22,7 @@ __all__ = [
     "AuditHead",
     "Consent",
     "ConsentEvent",
+    "IdempotencyRecord",
     "PersonTerms",
     "VendorTerms",
     "AuthorizationCode",

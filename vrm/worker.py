@@ -13,6 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from vrm.consents.service import ConsentService
+from vrm.idempotency.service import IdempotencyService
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,18 @@ def expire_consents(app: Flask) -> int:
     return expired
 
 
+def purge_idempotency_records(app: Flask) -> int:
+    """Forget Idempotency-Key responses older than a day."""
+    rt = app.extensions["vrm"]
+    with rt.sessions() as session:
+        return IdempotencyService(session, rt.keyring).purge_expired()
+
+
 # (job, seconds between runs)
-JOBS: list[tuple[Callable[[Flask], Any], int]] = [(expire_consents, 60)]
+JOBS: list[tuple[Callable[[Flask], Any], int]] = [
+    (expire_consents, 60),
+    (purge_idempotency_records, 3600),
+]
 
 
 def run_once(app: Flask) -> dict[str, Any]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_smorest import Blueprint
 
 from vrm.accounts.schemas import ConfirmPasswordSchema, PersonSchema, SignUpSchema
+from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
+from vrm.idempotency.http import idempotent
 from vrm.limits import limiter, signup_limit
 from vrm.personal_api.auth import SECURITY, current_person, require_person
 from vrm.runtime import accounts, privacy
@@ -15,7 +18,9 @@ blp = Blueprint("personal_accounts", __name__, description="Sign-up, export and 
 
 
 @blp.route("/accounts", methods=["POST"])
+@blp.doc(parameters=[IDEMPOTENCY_HEADER])
 @limiter.limit(signup_limit)
+@idempotent(lambda: f"anonymous:{request.remote_addr}")
 @blp.arguments(SignUpSchema)
 @blp.response(201, PersonSchema)
 @blp.alt_response(409, description="An account with this email exists")

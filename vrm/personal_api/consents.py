@@ -15,6 +15,8 @@ from vrm.consents.schemas import (
     ConsentSchema,
     ReceiptSchema,
 )
+from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
+from vrm.idempotency.http import idempotent
 from vrm.pagination import Page
 from vrm.personal_api.auth import SECURITY, current_person, require_person
 from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
@@ -85,8 +87,9 @@ def list_consents() -> Page[Any]:
 
 
 @blp.route("/consents", methods=["POST"])
-@blp.doc(security=SECURITY)
+@blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_HEADER])
 @require_person
+@idempotent(lambda: f"person:{current_person().id}")
 @blp.arguments(ConsentGrantSchema)
 @blp.response(201, ConsentSchema)
 @blp.alt_response(409, description="The vendor has not accepted your terms")

@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` on creating POSTs: a retried request gets the first response."""
