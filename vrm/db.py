@@ -61,9 +61,12 @@ def encrypted_columns() -> Iterator[tuple[Any, str]]:
 
 def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 10_000) -> Engine:
     """Create an engine; SQLite is tuned for several processes writing at once."""
+    # hide_parameters: a failing statement is logged without its values (digests, ciphertext).
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(
+        url, poolclass=NullPool if ":memory:" not in url else None, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

@@ -4,6 +4,7 @@ rendering of every error, and the security headers every response carries."""
 from __future__ import annotations
 
 import http
+import json
 import logging
 from typing import Any
 
@@ -13,7 +14,13 @@ from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
-from vrm.errors import PROBLEM_CONTENT_TYPE, DomainError, flatten_messages, problem
+from vrm.errors import (
+    PROBLEM_CONTENT_TYPE,
+    DomainError,
+    ValidationFailed,
+    flatten_messages,
+    problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +170,55 @@ def _require_json_bodies() -> None:
         raise UnsupportedMediaType("Send the body as application/json")
 
 
+UNSTORABLE = "Text must not contain NUL characters or unpaired surrogates"
+
+
+def _unstorable(text: str) -> bool:
+    """Text no database column can hold: NUL (PostgreSQL refuses it) or a lone surrogate
+    (valid in JSON escapes, but not encodable as UTF-8)."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _first_unstorable(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if _unstorable(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if _unstorable(str(key)):
+                return path or "body"
+            found = _first_unstorable(item, name)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_unstorable(item, f"{path}.{index}" if path else str(index))
+            if found:
+                return found
+    return None
+
+
+def _refuse_unstorable_text() -> None:
+    """Refuse, once and for every entry point, text that would otherwise fail deep inside."""
+    if "\x00" in request.path:
+        raise ValidationFailed(UNSTORABLE, field="path")
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            if _unstorable(name) or _unstorable(value):
+                raise ValidationFailed(UNSTORABLE, field=name)
+    if request.is_json and request.content_length:
+        try:
+            document = json.loads(request.get_data(cache=True))
+        except ValueError:
+            return  # the parser of the view reports malformed JSON with its own words
+        found = _first_unstorable(document, "")
+        if found is not None:
+            raise ValidationFailed(UNSTORABLE, field=found or "body")
+
+
 def register_request_checks(app: Flask) -> None:
     app.before_request(_require_json_bodies)
+    app.before_request(_refuse_unstorable_text)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -32,7 +32,10 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, row_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time is always in UTC")
+        return moment, uuid.UUID(row_id)
     except (ValueError, TypeError):
         raise ValidationFailed("The cursor is not one this API returned", field="cursor") from None
 

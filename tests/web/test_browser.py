@@ -217,6 +217,7 @@ def test_personal_token_works_until_revoked(page: Page, api: httpx.Client) -> No
     page.goto("/tokens")
     expect(page.get_by_text("You have no tokens yet.")).to_be_visible()
     field(page, "Name").fill("budget script")
+    field(page, "Confirm with your password").fill(PASSWORD)
     page.get_by_role("button", name="Create token").click()
     secret = page.locator("#new-token").inner_text().strip()
     assert secret.startswith("vrm_pat_")

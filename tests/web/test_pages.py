@@ -328,3 +328,45 @@ def test_erase_with_a_wrong_password_erases_nothing(
     assert count(app, WebSession) == 1
     assert logged_in(client)
     assert client.get(PROFILE, headers=ada.auth).status_code == 200
+
+
+def test_a_web_session_alone_cannot_mint_a_token(app, ada):
+    """As on the API, creating a token needs the password, not just a (maybe stolen) session."""
+    browser = app.test_client()
+    token = csrf_from(browser, "/login")
+    browser.post("/login", data={"email": ada.email, "password": PASSWORD, "csrf_token": token})
+    token = csrf_from(browser, "/tokens")
+    refused = browser.post("/tokens", data={"name": "thief", "csrf_token": token})
+    assert refused.status_code == 422
+    assert "new-token" not in refused.get_data(as_text=True)
+    created = browser.post(
+        "/tokens", data={"name": "mine", "password": PASSWORD, "csrf_token": token}
+    )
+    assert created.status_code == 200
+    assert 'id="new-token"' in created.get_data(as_text=True)
+
+
+def test_log_in_never_sends_the_person_to_another_site(app, ada):
+    browser = app.test_client()
+    for target in [
+        "//evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+    ]:
+        token = csrf_from(browser, "/login")
+        response = browser.post(
+            "/login",
+            query_string={"next": target},
+            data={"email": ada.email, "password": PASSWORD, "csrf_token": token},
+        )
+        assert response.status_code == 302, target
+        assert response.headers["Location"] == "/profile", target
+    token = csrf_from(browser, "/login")
+    kept = browser.post(
+        "/login",
+        query_string={"next": "/vendors?x=1"},
+        data={"email": ada.email, "password": PASSWORD, "csrf_token": token},
+    )
+    assert kept.headers["Location"] == "/vendors?x=1"

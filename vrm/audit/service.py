@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from vrm import clock
 from vrm.accounts.models import Person
 from vrm.audit.models import AuditEvent, AuditHead
-from vrm.errors import ValidationFailed
 from vrm.pagination import Page
+from vrm.parsing import whole_number
 
 GENESIS = "0" * 64
 
@@ -100,10 +100,9 @@ class AuditLog:
     def page(self, person_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page[AuditEvent]:
         """Newest first; the cursor is the seq of the last entry seen."""
         stmt = select(AuditEvent).where(AuditEvent.person_id == person_id)
-        if cursor:
-            if not cursor.isdigit():
-                raise ValidationFailed("The cursor is not one this API returned", field="cursor")
-            stmt = stmt.where(AuditEvent.seq < int(cursor))
+        before = whole_number(cursor, "cursor")
+        if before is not None:
+            stmt = stmt.where(AuditEvent.seq < before)
         rows = list(self.session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(limit + 1)))
         more = len(rows) > limit
         rows = rows[:limit]

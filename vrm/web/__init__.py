@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 import marshmallow as ma
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
@@ -19,6 +20,7 @@ from vrm import clock
 from vrm.accounts.models import Person
 from vrm.errors import DomainError, InvalidCredentials, ValidationFailed, flatten_messages
 from vrm.limits import limit_logins, limiter, signup_limit
+from vrm.parsing import whole_number
 from vrm.profile.schemas import ProfileSchema
 from vrm.runtime import accounts, privacy, profiles, vendor_service
 from vrm.web.authorize import authorize
@@ -67,10 +69,14 @@ def _start_session(person: Person) -> None:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """A local path to return to after log-in; anything else is ignored (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return None
+    """A local path to return to after log-in; anything else is ignored (no open redirect).
+    Browsers drop tabs and newlines and read backslashes as slashes, so none may appear."""
+    if not target or any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 @blp.get("/")
@@ -164,12 +170,13 @@ def tokens() -> Any:
     created = None
     errors: dict[str, str] = {}
     if request.method == "POST":
-        days = request.form.get("expires_in_days", "").strip()
         try:
-            if days and not days.isdigit():
-                raise ValidationFailed("Give a whole number of days", field="expires_in_days")
+            # As on the API, a new token needs the password, not only a session.
+            service.confirm_password(g.person, request.form.get("password", ""))
             token, secret = service.issue_token(
-                g.person, request.form.get("name", ""), int(days) if days else None
+                g.person,
+                request.form.get("name", ""),
+                whole_number(request.form.get("expires_in_days"), "expires_in_days"),
             )
         except ValidationFailed as error:
             errors = _errors(error)

@@ -15,6 +15,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from vrm.audit.service import AuditLog
 from vrm.consents.purposes import PURPOSES
 from vrm.errors import DomainError, ValidationFailed
+from vrm.parsing import whole_number
 from vrm.runtime import consent_service, db_session, terms_service
 from vrm.terms.roster import ROSTER
 from vrm.web import _errors, blp, login_required
@@ -66,12 +67,7 @@ def _words() -> dict[str, Any]:
 
 def _days(name: str) -> int | None:
     """A whole number of days from the form, None when left empty."""
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise ValidationFailed("Give a whole number of days", field=name)
-    return int(raw)
+    return whole_number(request.form.get(name), name)
 
 
 # Terms
