@@ -17,7 +17,7 @@ from vrm.consents.schemas import (
 )
 from vrm.errors import NotFound
 from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
-from vrm.idempotency.http import idempotent
+from vrm.idempotency.http import about, idempotent
 from vrm.pagination import Page
 from vrm.personal_api.paging import page_of
 from vrm.runtime import consent_service, terms_service, vendor_service
@@ -84,6 +84,7 @@ def request_consent(body: dict[str, Any]) -> dict[str, Any]:
         body.get("duration_days"),
         body.get("message"),
     )
+    about(consent.person_id)
     return service.describe(consent)
 
 

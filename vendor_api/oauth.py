@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import marshmallow as ma
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
@@ -36,7 +37,7 @@ from flask_smorest import Blueprint
 from vendor_api import schemas
 from vrm.consents.service import check_fields, check_purposes
 from vrm.crypto import new_token
-from vrm.errors import NotFound, ValidationFailed
+from vrm.errors import NotFound, ValidationFailed, flatten_messages
 from vrm.runtime import accounts, db_session, runtime, vendor_service
 from vrm.vendors import scopes
 from vrm.vendors.grants import (
@@ -103,6 +104,14 @@ def consent_details(raw: str | None, redirect_uri: str) -> dict[str, Any] | None
             f"Only one entry of type {CONSENT_DETAILS_TYPE}", redirect_uri=redirect_uri
         )
     entry = details[0]
+    for name in ("fields", "purposes"):
+        value = entry.get(name)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+        ):
+            raise InvalidAuthorizationDetails(
+                f"{name} must be a list of strings", redirect_uri=redirect_uri
+            )
     try:
         fields = check_fields(list(entry.get("fields") or []))
         purposes = check_purposes(list(entry.get("purposes") or ["ServiceProvision"]))
@@ -175,12 +184,23 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if found is None or not found.presented_refresh or not found.check_client(client):
             raise invalid
         wanted = scopes.parse(self.request.payload.scope)
-        if wanted and not set(wanted) <= set(scopes.parse(found.scope)):
+        if wanted and not set(wanted) <= set(scopes.parse(found.whole_scope)):
             raise InvalidScopeError("A refresh cannot widen the scope granted")
         token = store().claim_refresh_token(refresh_token)
         if token is None:
             raise invalid
         return token
+
+    def _validate_token_scope(self, token: Any) -> None:
+        """Checked against the whole grant's scope in _validate_request_token."""
+
+    def issue_token(self, user: Any, refresh_token: Any) -> Any:
+        # Without a scope, the new access token gets the whole grant, not a narrowed one.
+        return self.generate_token(
+            user=user,
+            scope=self.request.payload.scope or refresh_token.whole_scope,
+            include_refresh_token=True,
+        )
 
     def authenticate_refresh_token(self, refresh_token: str) -> Any:
         raise NotImplementedError("claimed in _validate_request_token")
@@ -201,8 +221,18 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             raise InvalidScopeError("The client was not registered for every scope it asks for")
 
 
+def _token_param_only(req: Any) -> None:
+    """RFC 7009 2.1 / RFC 7662 2.1: a hint is only a hint; an unknown one is ignored and
+    every kind of token is searched."""
+    if "token" not in req.form:
+        raise InvalidRequestError("Missing 'token' in request.")
+
+
 class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def check_params(self, req: Any, client: Any) -> None:
+        _token_param_only(req)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return store().by_any_token(token_string)
@@ -214,6 +244,9 @@ class Revocation(RevocationEndpoint):
 
 class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def check_params(self, req: Any, client: Any) -> None:
+        _token_param_only(req)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return store().by_any_token(token_string)
@@ -227,7 +260,7 @@ class Introspection(IntrospectionEndpoint):
         body: dict[str, Any] = {
             "active": True,
             "client_id": client.client_id,
-            "scope": token.scope,
+            "scope": token.whole_scope if token.presented_refresh else token.scope,
             "token_type": "refresh_token" if token.presented_refresh else "Bearer",
             "exp": int(
                 (
@@ -265,7 +298,15 @@ class Registration(ClientRegistrationEndpoint):
         if not token:
             raise InvalidTokenError("An initial access token from the operator is required")
         req.credential = token
-        for uri in (req.payload.data or {}).get("redirect_uris") or []:
+        data = req.payload.data
+        if not isinstance(data, dict):
+            raise InvalidClientMetadataError("Send the client metadata as a JSON object")
+        try:
+            schemas.RegistrationRequestSchema().load(data)
+        except ma.ValidationError as error:
+            first = next(flatten_messages(error.messages))
+            raise InvalidClientMetadataError(f"{first['field']}: {first['message']}") from None
+        for uri in data.get("redirect_uris") or []:
             try:
                 check_redirect_uri(str(uri))
             except ValidationFailed as error:
@@ -310,6 +351,7 @@ def _save_token(token: dict[str, Any], req: Any) -> None:
         person.id if person else None,
         family_id=parent.family_id if parent is not None else None,
         code_id=code.id if code is not None else None,
+        grant_scope=parent.whole_scope if parent is not None else None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from marshmallow import fields
+from marshmallow import fields, validate
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -76,6 +76,30 @@ class ClientMetadataSchema(ma.Schema):
     client_uri = fields.String()
     policy_uri = fields.String()
     contacts = fields.List(fields.String())
+
+
+class RegistrationRequestSchema(ma.Schema):
+    """Types and sizes of the metadata a registration may carry; other members are ignored
+    (RFC 7591 section 2)."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    client_name = fields.String(validate=validate.Length(min=1, max=200))
+    redirect_uris = fields.List(
+        fields.String(validate=validate.Length(max=500)), validate=validate.Length(max=10)
+    )
+    grant_types = fields.List(
+        fields.String(validate=validate.Length(max=40)), validate=validate.Length(max=3)
+    )
+    response_types = fields.List(fields.String(validate=validate.Length(max=20)))
+    token_endpoint_auth_method = fields.String(validate=validate.Length(max=40))
+    scope = fields.String(validate=validate.Length(max=1000))
+    client_uri = fields.String(validate=validate.Length(max=500))
+    policy_uri = fields.String(validate=validate.Length(max=500))
+    contacts = fields.List(
+        fields.String(validate=validate.Length(max=254)), validate=validate.Length(max=5)
+    )
 
 
 class ClientRegistrationSchema(ClientMetadataSchema):

@@ -447,3 +447,37 @@ def test_approving_for_longer_than_asked_is_refused(
     assert response.status_code == 422, response.json
     assert response.json["errors"][0]["field"] == "duration_days"
     assert consent_of(client, ada, asked["id"])["state"] == "requested"
+
+
+def test_the_consent_screen_shortens_but_never_lengthens_what_was_asked(
+    app: Flask, ada: Account, acme: VendorApi
+) -> None:
+    from vrm.consents.service import ConsentService
+    from vrm.errors import ValidationFailed
+
+    acme.accept()
+    rt = app.extensions["vrm"]
+    with rt.sessions() as session:
+        service = ConsentService(session, rt.keyring)
+        with pytest.raises(ValidationFailed) as refused:
+            service.grant(
+                uuid.UUID(ada.id),
+                acme.id,
+                ["given_name"],
+                ["ServiceProvision"],
+                300,
+                origin="oauth",
+                requested_days=10,
+            )
+        assert refused.value.errors[0]["field"] == "duration_days"
+        shorter = service.grant(
+            uuid.UUID(ada.id),
+            acme.id,
+            ["given_name"],
+            ["ServiceProvision"],
+            5,
+            origin="oauth",
+            requested_days=10,
+        )
+        assert shorter.requested_days == 10
+        assert shorter.expires_at - shorter.given_at == timedelta(days=5)

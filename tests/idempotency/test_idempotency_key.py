@@ -123,3 +123,26 @@ def test_concurrent_sign_ups_with_one_key_make_one_account(live_server, app):
     assert len({r.json()["id"] for r in results}) == 1
     with app.extensions["vrm"].engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM persons")).scalar() == 1
+
+
+def test_erasure_takes_the_stored_responses_with_it(client, app):
+    body = {"email": "gone@example.org", "password": PASSWORD}
+    first = client.post("/personal/v1/accounts", json=body, headers={"Idempotency-Key": "k1"})
+    assert first.status_code == 201
+    from tests.conftest import basic
+
+    token = client.post(
+        "/personal/v1/tokens", json={"name": "t"}, headers=basic("gone@example.org")
+    ).json["token"]
+    erased = client.delete(
+        "/personal/v1/account",
+        json={"password": PASSWORD},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert erased.status_code == 204
+    with app.extensions["vrm"].engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM idempotency_records")).scalar() == 0
+    again = client.post("/personal/v1/accounts", json=body, headers={"Idempotency-Key": "k1"})
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.json["id"] != first.json["id"]

@@ -72,16 +72,27 @@ class ConsentService:
         purposes: list[str],
         days: int | None = None,
         origin: str = "person",
+        requested_days: int | None = None,
     ) -> Consent:
-        """The person gives consent directly (or on the OAuth consent screen)."""
+        """The person gives consent directly, or on the OAuth consent screen answering a
+        vendor that asked for ``requested_days`` (the person may shorten, never lengthen)."""
         vendor = self._vendor(vendor_id)
         fields, purposes = check_fields(fields), check_purposes(purposes)
-        days = self._days(person_id, days)
+        self._not_longer(days, requested_days)
+        days = self._days(person_id, days if days is not None else requested_days)
         relationship = self.vendors.relate(vendor.id, person_id)
         with write_transaction(self.session):
             agreement = self._agreement(person_id, vendor, relationship.customer_ref)
             consent = self._open(
-                person_id, vendor, agreement, fields, purposes, "given", origin, days=days
+                person_id,
+                vendor,
+                agreement,
+                fields,
+                purposes,
+                "given",
+                origin,
+                days=days,
+                requested_days=requested_days,
             )
         return consent
 
@@ -144,11 +155,7 @@ class ConsentService:
                 if purposes is not None
                 else consent.purposes
             )
-            if days is not None and consent.requested_days and days > consent.requested_days:
-                raise ValidationFailed(
-                    f"{consent.requested_days} days were asked for; approve that or fewer",
-                    field="duration_days",
-                )
+            self._not_longer(days, consent.requested_days)
             days = self._days(
                 person_id,
                 days if days is not None else consent.requested_days,
@@ -168,6 +175,14 @@ class ConsentService:
             consent.updated_at = now
             self._record(consent, vendor, "given")
         return consent
+
+    @staticmethod
+    def _not_longer(days: int | None, requested_days: int | None) -> None:
+        if days is not None and requested_days and days > requested_days:
+            raise ValidationFailed(
+                f"{requested_days} days were asked for; approve that or fewer",
+                field="duration_days",
+            )
 
     @staticmethod
     def _narrow(chosen: list[str], asked: list[str], field: str) -> list[str]:

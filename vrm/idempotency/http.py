@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import jsonify, make_response, request
+from flask import g, jsonify, make_response, request
 
 from vrm.errors import ValidationFailed
 from vrm.idempotency.service import KEY_MAX, IdempotencyService, StillRunning, fingerprint
@@ -25,6 +25,11 @@ HEADER_DOC = {
     "creating twice.",
     "schema": {"type": "string", "maxLength": KEY_MAX},
 }
+
+
+def about(person_id: Any) -> None:
+    """Tell @idempotent whose data the response holds, so erasing them erases it."""
+    g.idempotency_person = person_id
 
 
 def idempotent(caller: Callable[[], str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -61,7 +66,13 @@ def idempotent(caller: Callable[[], str]) -> Callable[[Callable[..., Any]], Call
                 service.release(record_id)  # an error is not an outcome to replay
                 raise
             if response.status_code < 400 and response.is_json:
-                service.complete(record_id, response.status_code, response.get_json())
+                # The view names the person the response is about (see ``about``).
+                service.complete(
+                    record_id,
+                    response.status_code,
+                    response.get_json(),
+                    g.get("idempotency_person"),
+                )
             else:
                 service.release(record_id)
             return response

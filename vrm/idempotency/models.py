@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vrm.db import Base, UUIDPk, encrypted_column
@@ -19,6 +20,10 @@ class IdempotencyRecord(Base):
 
     id: Mapped[UUIDPk]
     caller: Mapped[str] = mapped_column(String(80))
+    # The person the response is about: erasing them erases this record too.
+    person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
     key_digest: Mapped[str] = mapped_column(String(64))
     request_digest: Mapped[str] = mapped_column(String(64))
     status: Mapped[int | None]

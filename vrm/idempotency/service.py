@@ -103,11 +103,14 @@ class IdempotencyService:
         )
         return None, Stored(found.status, body)
 
-    def complete(self, record_id: uuid.UUID, status: int, body: Any) -> None:
+    def complete(
+        self, record_id: uuid.UUID, status: int, body: Any, person_id: uuid.UUID | None
+    ) -> None:
         with write_transaction(self.session):
             record = self.session.get(IdempotencyRecord, record_id)
             if record is not None:
                 record.status = status
+                record.person_id = person_id
                 record.response = self.keyring.encrypt_json(
                     body, aad_for("idempotency_records", "response", record_id)
                 )

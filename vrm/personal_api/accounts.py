@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from vrm.accounts.schemas import ConfirmPasswordSchema, PersonSchema, SignUpSchema
 from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
-from vrm.idempotency.http import idempotent
+from vrm.idempotency.http import about, idempotent
 from vrm.limits import limiter, signup_limit
 from vrm.personal_api.auth import SECURITY, current_person, require_person
 from vrm.runtime import accounts, privacy
@@ -28,6 +28,7 @@ def sign_up(body: dict[str, Any]) -> dict[str, Any]:
     """Create an account; then create a token with ``POST /tokens``."""
     service = accounts()
     person = service.sign_up(body["email"], body["password"])
+    about(person.id)
     return {"id": person.id, "email": service.email_of(person), "created_at": person.created_at}
 
 

@@ -16,7 +16,7 @@ from vrm.consents.schemas import (
     ReceiptSchema,
 )
 from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
-from vrm.idempotency.http import idempotent
+from vrm.idempotency.http import about, idempotent
 from vrm.pagination import Page
 from vrm.personal_api.auth import SECURITY, current_person, require_person
 from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
@@ -96,6 +96,7 @@ def list_consents() -> Page[Any]:
 def grant_consent(body: dict[str, Any]) -> dict[str, Any]:
     """Give a vendor consent to these fields, for these purposes, for this long."""
     service = consent_service()
+    about(current_person().id)
     consent = service.grant(
         current_person().id,
         body["vendor_id"],

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -70,16 +71,8 @@ class TermsService:
             raise ValidationFailed(
                 "The default cannot be longer than the maximum", field="consent_default_days"
             )
-        with write_transaction(self.session):
-            stored = self.session.get(PersonTerms, person_id)
-            if stored is None:
-                stored = PersonTerms(person_id=person_id)
-                self.session.add(stored)
-            stored.terms = refs
-            stored.consent_default_days = default_days
-            stored.consent_max_days = max_days
-            stored.updated_at = clock.now()
-        return stored
+        values = {"terms": refs, "consent_default_days": default_days, "consent_max_days": max_days}
+        return self._upsert(PersonTerms, {"person_id": person_id}, values)
 
     # The vendor's acceptance
 
@@ -89,14 +82,25 @@ class TermsService:
 
     def set_for_vendor(self, vendor_id: uuid.UUID, codes: list[str]) -> list[dict[str, Any]]:
         refs = term_refs(codes, field="accepted")
-        with write_transaction(self.session):
-            stored = self.session.get(VendorTerms, vendor_id)
-            if stored is None:
-                stored = VendorTerms(vendor_id=vendor_id)
-                self.session.add(stored)
-            stored.accepted = refs
-            stored.updated_at = clock.now()
+        self._upsert(VendorTerms, {"vendor_id": vendor_id}, {"accepted": refs})
         return refs
+
+    def _upsert(self, model: Any, key: dict[str, Any], values: dict[str, Any]) -> Any:
+        """Insert or update one row; a first write racing another becomes an update."""
+        for attempt in (1, 2):
+            try:
+                with write_transaction(self.session):
+                    stored = self.session.get(model, tuple(key.values()))
+                    if stored is None:
+                        stored = model(**key)
+                        self.session.add(stored)
+                    for name, value in {**values, "updated_at": clock.now()}.items():
+                        setattr(stored, name, value)
+                return stored
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     # Agreements
 

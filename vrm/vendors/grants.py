@@ -113,6 +113,7 @@ class GrantStore:
         *,
         family_id: uuid.UUID | None = None,
         code_id: uuid.UUID | None = None,
+        grant_scope: str | None = None,
     ) -> None:
         now = clock.now()
         refresh = token.get("refresh_token")
@@ -123,6 +124,7 @@ class GrantStore:
                     client_pk=client.id,
                     person_id=person_id,
                     scope=token.get("scope", ""),
+                    grant_scope=grant_scope or token.get("scope", ""),
                     access_digest=token_digest(token["access_token"]),
                     refresh_digest=token_digest(refresh) if refresh else None,
                     family_id=family_id or uuid.uuid4(),

@@ -127,7 +127,10 @@ class OAuthToken(Base):
     person_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("persons.id", ondelete="CASCADE"), index=True
     )
+    # The access token's scope; a refresh may narrow it for one access token.
     scope: Mapped[str] = mapped_column(Text)
+    # The whole grant's scope, which every refresh token of the family keeps (RFC 6749 6).
+    grant_scope: Mapped[str | None] = mapped_column(Text)
     access_digest: Mapped[str] = mapped_column(String(64), unique=True)
     refresh_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
     family_id: Mapped[uuid.UUID]
@@ -143,6 +146,10 @@ class OAuthToken(Base):
 
     client = None
     presented_refresh = False
+
+    @property
+    def whole_scope(self) -> str:
+        return self.grant_scope if self.grant_scope is not None else self.scope
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.client_pk == client.id

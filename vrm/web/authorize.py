@@ -5,6 +5,7 @@ duration, and approves or denies. Approval with fields records a consent with a 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -13,6 +14,8 @@ from flask import g, redirect, render_template, request, url_for
 from vrm.consents.purposes import PURPOSES
 from vrm.consents.service import TermsNotAccepted
 from vrm.errors import ValidationFailed
+from vrm.http import CONTENT_SECURITY_POLICY
+from vrm.parsing import whole_number
 from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.runtime import consent_service, terms_service
 from vrm.terms.roster import BY_CODE
@@ -57,9 +60,15 @@ def authorize() -> Any:
         vendors().relate(vendor.id, g.person.id)
         if wants_profile and chosen:
             try:
-                chosen_days = int(request.form.get("duration_days") or days)
+                chosen_days = whole_number(request.form.get("duration_days"), "duration_days")
                 consent_service().grant(
-                    g.person.id, vendor.id, chosen, purposes, chosen_days, origin="oauth"
+                    g.person.id,
+                    vendor.id,
+                    chosen,
+                    purposes,
+                    chosen_days or days,
+                    origin="oauth",
+                    requested_days=(details or {}).get("duration_days"),
                 )
             except TermsNotAccepted as error:
                 return redirect(
@@ -75,15 +84,15 @@ def authorize() -> Any:
                             ),
                             ("iss", issuer()),
                         ],
-                    )
+                    ),
                 )
-            except (ValidationFailed, ValueError) as error:
-                errors = {"duration_days": getattr(error, "detail", "Give a whole number")}
+            except ValidationFailed as error:
+                errors = {"duration_days": error.detail}
         if not errors:
             return server.create_authorization_response(grant_user=g.person, grant=grant)
 
     accepted = {t["code"] for t in terms_service().of_vendor(vendor.id)}
-    return render_template(
+    page = render_template(
         "authorize.html",
         vendor=vendor,
         client=client,
@@ -96,4 +105,11 @@ def authorize() -> Any:
         max_days=terms.consent_max_days,
         errors=errors,
         terms=[(BY_CODE[t["code"]], t["code"] in accepted) for t in terms.terms],
-    ), 422 if errors else 200
+    )
+    # The form's answer is a redirect to the client: CSP form-action must allow its origin,
+    # or the browser stops the person's approval on its way to the vendor.
+    target = urlsplit(grant.redirect_uri)
+    policy = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {target.scheme}://{target.netloc}"
+    )
+    return page, 422 if errors else 200, {"Content-Security-Policy": policy}
