@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vrm.db
-
 revision: str = "7c22d56e7318"
 down_revision: str | None = "e4b0dd328eb1"
 branch_labels: str | Sequence[str] | None = None
