@@ -19,7 +19,7 @@ from vrm.errors import NotFound
 from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
 from vrm.idempotency.http import about, idempotent
 from vrm.pagination import Page
-from vrm.personal_api.paging import page_of
+from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
 from vrm.runtime import consent_service, terms_service, vendor_service
 from vrm.terms.roster import ROSTER
 from vrm.terms.schemas import AgreementSchema, VendorTermsInSchema, VendorTermsSchema
@@ -60,10 +60,11 @@ def put_terms(body: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/agreements", methods=["GET"])
 @blp.doc(security=scope_doc("consents:request"))
 @require_oauth("consents:request")
+@blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_of(AgreementSchema))
-def list_agreements() -> Page[Any]:
+def list_agreements(args: dict[str, Any]) -> Page[Any]:
     """Every agreement record between you and a person, accepted or refused."""
-    return Page(terms_service().for_vendor(caller().id), None)
+    return terms_service().page(vendor_id=caller().id, **page_args(args))
 
 
 @blp.route("/consent-requests", methods=["POST"])
@@ -91,11 +92,13 @@ def request_consent(body: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/consents", methods=["GET"])
 @blp.doc(security=scope_doc("consents:request"))
 @require_oauth("consents:request")
+@blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_of(ConsentSchema))
-def list_consents() -> Page[Any]:
+def list_consents(args: dict[str, Any]) -> Page[Any]:
     """Your consents and requests, in every state, newest first."""
     service = consent_service()
-    return Page([service.describe(c) for c in service.for_vendor(caller().id)], None)
+    page = service.page(vendor_id=caller().id, **page_args(args))
+    return Page([service.describe(c) for c in page.data], page.next_cursor)
 
 
 @blp.route("/consents/<uuid:consent_id>", methods=["GET"])

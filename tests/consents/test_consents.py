@@ -481,3 +481,23 @@ def test_the_consent_screen_shortens_but_never_lengthens_what_was_asked(
         )
         assert shorter.requested_days == 10
         assert shorter.expires_at - shorter.given_at == timedelta(days=5)
+
+
+def test_consent_lists_page_with_a_cursor_on_both_sides(
+    client: FlaskClient, ada: Account, acme: VendorApi, frozen_clock: list[datetime]
+) -> None:
+    acme.new_token()  # issued on the frozen clock
+    acme.accept()
+    for _ in range(3):
+        frozen_clock[0] += timedelta(seconds=1)
+        granted(client, ada, acme, ["given_name"])
+    first = client.get("/personal/v1/consents?limit=2", headers=ada.auth).json
+    rest = client.get(
+        f"/personal/v1/consents?limit=2&cursor={first['next_cursor']}", headers=ada.auth
+    ).json
+    assert len(first["data"]) == 2 and len(rest["data"]) == 1 and rest["next_cursor"] is None
+    ids = [c["id"] for c in first["data"] + rest["data"]]
+    assert len(set(ids)) == 3
+    vendor_first = acme.get("/vendor/v1/consents?limit=2").json
+    assert [c["id"] for c in vendor_first["data"]] == ids[:2]
+    assert acme.get("/vendor/v1/agreements?limit=1").json["next_cursor"] is None

@@ -77,7 +77,11 @@ def test_approving_on_the_consent_screen_reaches_the_vendor(page: Page, app, cli
     assert params["iss"][0].startswith("http://127.0.0.1")
 
     with rt.sessions() as session:
-        consents = ConsentService(session, rt.keyring).for_vendor(vendor_id)
+        consents = (
+            ConsentService(session, rt.keyring)
+            .page(vendor_id=vendor_id, limit=10, cursor=None)
+            .data
+        )
         assert [(c.origin, c.fields, c.state) for c in consents] == [
             ("oauth", ["given_name"], "given")
         ]

@@ -20,6 +20,7 @@ from vrm.consents.purposes import PURPOSES
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from vrm.pagination import Page, newest_first
 from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.profile.service import ProfileService
 from vrm.terms.service import TermsService
@@ -239,15 +240,27 @@ class ConsentService:
             self._fresh(c) for c in self.session.scalars(stmt.order_by(Consent.created_at.desc()))
         ]
 
-    def for_vendor(
-        self, vendor_id: uuid.UUID, states: tuple[str, ...] | None = None
-    ) -> list[Consent]:
-        stmt = select(Consent).where(Consent.vendor_id == vendor_id)
+    def page(
+        self,
+        *,
+        person_id: uuid.UUID | None = None,
+        vendor_id: uuid.UUID | None = None,
+        states: tuple[str, ...] | None = None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Consent]:
+        """One page of a person's or a vendor's consents, newest first."""
+        stmt = select(Consent)
+        if person_id is not None:
+            stmt = stmt.where(Consent.person_id == person_id)
+        if vendor_id is not None:
+            stmt = stmt.where(Consent.vendor_id == vendor_id)
         if states:
             stmt = stmt.where(Consent.state.in_(states))
-        return [
-            self._fresh(c) for c in self.session.scalars(stmt.order_by(Consent.created_at.desc()))
-        ]
+        found = newest_first(
+            self.session, stmt, Consent.created_at, Consent.id, limit=limit, cursor=cursor
+        )
+        return Page([self._fresh(c) for c in found.data], found.next_cursor)
 
     def get_for_person(self, person_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
         return self._fresh(self._own(person_id, consent_id))

@@ -61,10 +61,11 @@ def put_terms(body: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/agreements", methods=["GET"])
 @blp.doc(security=SECURITY)
 @require_person
+@blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_of(AgreementSchema))
-def list_agreements() -> Page[Any]:
+def list_agreements(args: dict[str, Any]) -> Page[Any]:
     """Every agreement record between you and a vendor, accepted or refused."""
-    return Page(terms_service().for_person(current_person().id), None)
+    return terms_service().page(person_id=current_person().id, **page_args(args))
 
 
 @blp.route("/agreements/<uuid:agreement_id>", methods=["GET"])
@@ -79,11 +80,13 @@ def get_agreement(agreement_id: uuid.UUID) -> Any:
 @blp.route("/consents", methods=["GET"])
 @blp.doc(security=SECURITY)
 @require_person
+@blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_of(ConsentSchema))
-def list_consents() -> Page[Any]:
+def list_consents(args: dict[str, Any]) -> Page[Any]:
     """Your consents to every vendor, in every state, newest first."""
     service = consent_service()
-    return Page([service.describe(c) for c in service.for_person(current_person().id)], None)
+    page = service.page(person_id=current_person().id, **page_args(args))
+    return Page([service.describe(c) for c in page.data], page.next_cursor)
 
 
 @blp.route("/consents", methods=["POST"])
@@ -151,12 +154,13 @@ def _receipt(event: Any) -> dict[str, Any]:
 @blp.route("/consent-requests", methods=["GET"])
 @blp.doc(security=SECURITY)
 @require_person
+@blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_of(ConsentSchema))
-def list_requests() -> Page[Any]:
+def list_requests(args: dict[str, Any]) -> Page[Any]:
     """Vendors' requests for consent waiting for your answer."""
     service = consent_service()
-    pending = service.for_person(current_person().id, ("requested",))
-    return Page([service.describe(c) for c in pending], None)
+    pending = service.page(person_id=current_person().id, states=("requested",), **page_args(args))
+    return Page([service.describe(c) for c in pending.data], pending.next_cursor)
 
 
 @blp.route("/consent-requests/<uuid:consent_id>/approve", methods=["POST"])

@@ -15,6 +15,7 @@ from vrm.audit.service import AuditLog
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.errors import NotFound, ValidationFailed
+from vrm.pagination import Page, newest_first
 from vrm.terms.models import Agreement, PersonTerms, VendorTerms
 from vrm.terms.roster import BY_CODE, DEFAULT_TERMS
 from vrm.vendors.models import Vendor
@@ -170,13 +171,22 @@ class TermsService:
             )
         )
 
-    def for_vendor(self, vendor_id: uuid.UUID) -> list[Agreement]:
-        return list(
-            self.session.scalars(
-                select(Agreement)
-                .where(Agreement.vendor_id == vendor_id)
-                .order_by(Agreement.created_at.desc())
-            )
+    def page(
+        self,
+        *,
+        person_id: uuid.UUID | None = None,
+        vendor_id: uuid.UUID | None = None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Agreement]:
+        """One page of a person's or a vendor's agreements, newest first."""
+        stmt = select(Agreement)
+        if person_id is not None:
+            stmt = stmt.where(Agreement.person_id == person_id)
+        if vendor_id is not None:
+            stmt = stmt.where(Agreement.vendor_id == vendor_id)
+        return newest_first(
+            self.session, stmt, Agreement.created_at, Agreement.id, limit=limit, cursor=cursor
         )
 
     def get_for_person(self, person_id: uuid.UUID, agreement_id: uuid.UUID) -> Agreement:
