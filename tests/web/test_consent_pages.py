@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
@@ -14,11 +13,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select, update
 
 from tests.conftest import Account
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, field, log_in
+from tests.web.test_browser import field, log_in
 from tests.web.test_pages import csrf_from, web_login
 from vrm.audit.models import AuditEvent
 from vrm.consents.models import Consent, ConsentEvent
@@ -650,25 +649,6 @@ def tamper(app: Flask, person_id: str, seq: int) -> None:
 
 
 # In a browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server)
-    context.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield context.new_page()
-    context.close()
 
 
 def browse_as(page: Page, account: Account) -> None:

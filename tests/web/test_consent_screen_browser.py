@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.conftest import PASSWORD, make_account
-from tests.web.test_browser import browser, field, page  # noqa: F401 (fixtures)
+from tests.web.test_browser import field
 from vrm.consents.service import ConsentService
 from vrm.terms.roster import DEFAULT_TERMS
 from vrm.terms.service import TermsService
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 CALLBACK = "https://shop.example/cb"
 
 
-def test_approving_on_the_consent_screen_reaches_the_vendor(page: Page, app, client):  # noqa: F811
+def test_approving_on_the_consent_screen_reaches_the_vendor(page: Page, app, client):
     person = make_account(client, "screen@example.org")
     rt = app.extensions["vrm"]
     with rt.sessions() as session:
