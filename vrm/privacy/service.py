@@ -59,7 +59,7 @@ def _tokens(session: Session, keyring: Keyring, accounts: AccountService, person
 
 
 def _vendors(session: Session, keyring: Keyring, accounts: AccountService, person: Person) -> Any:
-    views = VendorService(session, keyring).vendors_of(person.id)
+    views = VendorService(session, keyring).vendors_of(person.id).data
     return PersonVendorSchema(many=True).dump(views)
 
 

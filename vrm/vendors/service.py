@@ -17,6 +17,7 @@ from vrm import clock
 from vrm.crypto import Keyring, new_token, token_digest
 from vrm.db import write_transaction
 from vrm.errors import NotFound, ValidationFailed
+from vrm.pagination import Page, newest_first
 from vrm.vendors import scopes
 from vrm.vendors.models import (
     AuthorizationCode,
@@ -290,25 +291,44 @@ class VendorService:
 
     # The person's side
 
-    def vendors_of(self, person_id: uuid.UUID) -> list[VendorView]:
-        """Vendors the person has a relationship with, and the apps they authorised."""
-        rows = self.session.execute(
-            select(Relationship, Vendor)
-            .join(Vendor, Vendor.id == Relationship.vendor_id)
-            .where(Relationship.person_id == person_id)
-            .order_by(Vendor.name)
-        ).all()
-        views = {
-            vendor.id: VendorView(
-                vendor.id, vendor.name, vendor.website, vendor.privacy_policy_url, rel.created_at
+    def vendors_of(
+        self, person_id: uuid.UUID, *, limit: int = 10_000, cursor: str | None = None
+    ) -> Page[VendorView]:
+        """Vendors the person has a relationship with (newest first) and the apps they
+        authorised."""
+        page = newest_first(
+            self.session,
+            select(Relationship).where(Relationship.person_id == person_id),
+            Relationship.created_at,
+            Relationship.id,
+            limit=limit,
+            cursor=cursor,
+        )
+        by_id = {
+            vendor.id: vendor
+            for vendor in self.session.scalars(
+                select(Vendor).where(Vendor.id.in_([rel.vendor_id for rel in page.data]))
             )
-            for rel, vendor in rows
+        }
+        views = {
+            rel.vendor_id: VendorView(
+                rel.vendor_id,
+                by_id[rel.vendor_id].name,
+                by_id[rel.vendor_id].website,
+                by_id[rel.vendor_id].privacy_policy_url,
+                rel.created_at,
+            )
+            for rel in page.data
         }
         now = clock.now()
         live = self.session.execute(
             select(OAuthToken, OAuthClient)
             .join(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
-            .where(OAuthToken.person_id == person_id, OAuthToken.revoked_at.is_(None))
+            .where(
+                OAuthToken.person_id == person_id,
+                OAuthToken.revoked_at.is_(None),
+                OAuthClient.vendor_id.in_(list(views)),
+            )
             .order_by(OAuthToken.issued_at)
         ).all()
         apps: dict[tuple[uuid.UUID, str], AuthorizedApp] = {}
@@ -326,7 +346,7 @@ class VendorService:
                 )
         for (vendor_id, _), app in apps.items():
             views[vendor_id].apps.append(app)
-        return list(views.values())
+        return Page(list(views.values()), page.next_cursor)
 
     def revoke_authorizations(self, person_id: uuid.UUID, vendor_id: uuid.UUID) -> int:
         """Revoke every token the person gave this vendor's apps; effective at once."""

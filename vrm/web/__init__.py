@@ -228,7 +228,7 @@ def export() -> Any:
 @login_required
 def vendors_page() -> Any:
     """Vendors you have a relationship with, and the apps you authorised."""
-    return render_template("vendors.html", vendors=vendor_service().vendors_of(g.person.id))
+    return render_template("vendors.html", vendors=vendor_service().vendors_of(g.person.id).data)
 
 
 @blp.post("/vendors/<uuid:vendor_id>/revoke")
