@@ -12,7 +12,7 @@ import marshmallow as ma
 from flask import Flask, Response, jsonify, render_template, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
-from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from vrm.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -162,11 +162,12 @@ def _handle_unexpected(error: Exception) -> Any:
 JSON_API_PREFIXES = ("/personal/", "/vendor/")
 
 
+def _has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+
+
 def _require_json_bodies() -> None:
-    has_body = bool(request.content_length) or "chunked" in request.headers.get(
-        "Transfer-Encoding", ""
-    )
-    if has_body and request.path.startswith(JSON_API_PREFIXES) and not request.is_json:
+    if _has_body() and request.path.startswith(JSON_API_PREFIXES) and not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json")
 
 
@@ -206,11 +207,13 @@ def _refuse_unstorable_text() -> None:
         for name, value in source.items(multi=True):
             if _unstorable(name) or _unstorable(value):
                 raise ValidationFailed(UNSTORABLE, field=name)
-    if request.is_json and request.content_length:
+    if request.is_json and _has_body():
         try:
             document = json.loads(request.get_data(cache=True))
         except ValueError:
             return  # the parser of the view reports malformed JSON with its own words
+        except RecursionError:
+            raise BadRequest("The JSON body is nested too deeply") from None
         found = _first_unstorable(document, "")
         if found is not None:
             raise ValidationFailed(UNSTORABLE, field=found or "body")

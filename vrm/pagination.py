@@ -6,7 +6,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_
@@ -35,8 +35,8 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None:
             raise ValueError("a cursor's time is always in UTC")
-        return moment, uuid.UUID(row_id)
-    except (ValueError, TypeError):
+        return moment.astimezone(UTC), uuid.UUID(row_id)
+    except (ValueError, TypeError, OverflowError):
         raise ValidationFailed("The cursor is not one this API returned", field="cursor") from None
 
 

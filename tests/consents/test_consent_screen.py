@@ -387,3 +387,23 @@ def test_the_denial_redirect_names_the_issuer(browser: FlaskClient, acme: Vendor
     params = callback(denied)
     assert params["error"] == "access_denied"
     assert params["iss"] == "http://localhost"
+
+
+def test_zero_days_is_refused_on_the_screen_as_everywhere(
+    client: FlaskClient, browser: FlaskClient, ada: Account, acme: VendorApi
+) -> None:
+    acme.accept()
+    _, challenge = pkce_pair()
+    url = authorize_url(acme, challenge)
+    page = browser.get(url)
+    zero = browser.post(
+        url,
+        data={
+            "csrf_token": csrf_of(page),
+            "decision": "approve",
+            "fields": ["phone"],
+            "duration_days": "0",
+        },
+    )
+    assert zero.status_code == 422
+    assert consents(client, ada) == []

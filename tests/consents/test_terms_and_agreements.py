@@ -320,3 +320,20 @@ def test_agreements_are_private_to_their_parties(
     assert client.get(f"/personal/v1/agreements/{adas['id']}", headers=bob.auth).status_code == 404
     unknown = client.get(f"/personal/v1/agreements/{uuid.uuid4()}", headers=ada.auth)
     assert unknown.status_code == 404
+
+
+def test_a_changed_but_still_short_acceptance_is_a_new_record(
+    client: FlaskClient, ada: Account, acme: VendorApi
+) -> None:
+    first = grant(client, ada, acme, ["given_name"])
+    assert first.status_code == 409
+    assert first.json["missing_terms"] == ["service-delivery-only", "deletion-and-portability"]
+    acme.accept(["service-delivery-only"])
+    second = grant(client, ada, acme, ["given_name"])
+    assert second.status_code == 409
+    assert second.json["missing_terms"] == ["deletion-and-portability"]
+    records = client.get("/personal/v1/agreements", headers=ada.auth).json["data"]
+    assert [r["missing"] for r in records] == [
+        ["deletion-and-portability"],
+        ["service-delivery-only", "deletion-and-portability"],
+    ]

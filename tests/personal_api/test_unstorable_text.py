@@ -70,3 +70,41 @@ def test_a_cursor_with_a_naive_time_is_refused(client, ada):
         response = client.get(path, query_string={"cursor": forged}, headers=ada.auth)
         assert response.status_code == 422, path
         assert response.json["errors"][0]["field"] == "cursor"
+
+
+def test_deeply_nested_json_is_a_bad_request(client):
+    body = "[" * 20000 + "]" * 20000
+    response = client.post("/personal/v1/accounts", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+
+
+def test_a_chunked_body_is_checked_too(live_server, ada):
+    import httpx
+
+    def chunks():
+        yield b'{"given_name": "hi \\ud800 there"}'
+
+    with httpx.Client(trust_env=False) as http:
+        response = http.patch(
+            f"{live_server}/personal/v1/profile",
+            content=chunks(),
+            headers={**ada.auth, "Content-Type": "application/json"},
+        )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "given_name"
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_cursor_at_the_edge_of_time_is_refused(client, ada, moment):
+    forged = (
+        base64.urlsafe_b64encode(
+            json.dumps([moment, "00000000-0000-0000-0000-000000000000"]).encode()
+        )
+        .decode()
+        .rstrip("=")
+    )
+    for path in ("/personal/v1/consents", "/personal/v1/tokens", "/personal/v1/agreements"):
+        response = client.get(path, query_string={"cursor": forged}, headers=ada.auth)
+        assert response.status_code in (200, 422), (path, response.status_code)
+        assert response.mimetype in ("application/json", "application/problem+json")

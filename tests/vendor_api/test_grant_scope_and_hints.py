@@ -90,3 +90,26 @@ def test_registration_metadata_of_the_wrong_shape_is_invalid_client_metadata(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert ok.status_code == 201, ok.text
+
+
+def test_redirect_uris_must_name_a_plain_host(app) -> None:
+    from vrm.errors import ValidationFailed
+    from vrm.vendors.service import check_redirect_uri, origin_of
+
+    for bad in [
+        "https://evil.example;frame-ancestors *;x/cb",
+        "https://a b.example/cb",
+        "https://user@shop.example/cb",
+        "https://shop.example:99999/cb",
+        "https://shop.example:x/cb",
+        "https:///cb",
+    ]:
+        try:
+            check_redirect_uri(bad)
+        except ValidationFailed:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
+    assert origin_of(check_redirect_uri("https://shop.example:8443/cb?x=1")) == (
+        "https://shop.example:8443"
+    )
+    assert origin_of(check_redirect_uri("http://[::1]:8080/cb")) == "http://[::1]:8080"

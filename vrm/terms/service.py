@@ -113,7 +113,12 @@ class TermsService:
         missing = [t["code"] for t in terms if (t["code"], t["version"]) not in accepted]
         status = "refused" if missing else "accepted"
         latest = self.latest(person_id, vendor.id)
-        if latest is not None and latest.terms == terms and latest.status == status:
+        if (
+            latest is not None
+            and latest.terms == terms
+            and latest.status == status
+            and latest.missing == missing
+        ):
             return latest
         now = clock.now()
         agreement = Agreement(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,15 +37,31 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
+HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+
+
 def check_redirect_uri(uri: str, *, field_name: str = "redirect_uris") -> str:
-    """An absolute https URI without a fragment; plain http only on the loopback
-    interface (RFC 8252 native apps, local development)."""
+    """An absolute https URI without a fragment or user info, whose host is a plain DNS
+    name or IP literal; plain http only on the loopback interface (RFC 8252, local
+    development). The origin ends up in the consent screen's CSP, so nothing else passes."""
     parts = urlsplit(uri)
     if parts.fragment or "#" in uri:
         raise ValidationFailed(f"{uri!r} must not have a fragment", field=field_name)
-    if parts.scheme == "https" and parts.hostname:
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValidationFailed(f"{uri!r} has an invalid port", field=field_name) from None
+    netloc_host = parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc
+    if (
+        "@" in parts.netloc
+        or port == 0
+        or not parts.hostname
+        or not HOSTNAME.fullmatch(netloc_host)
+    ):
+        raise ValidationFailed(f"{uri!r} must name a plain host", field=field_name)
+    if parts.scheme == "https":
         return uri
-    if parts.scheme == "http" and parts.hostname:
+    if parts.scheme == "http":
         host = parts.hostname
         try:
             loopback = ipaddress.ip_address(host).is_loopback
@@ -55,6 +72,13 @@ def check_redirect_uri(uri: str, *, field_name: str = "redirect_uris") -> str:
     raise ValidationFailed(
         f"{uri!r} must be https (http only on the loopback interface)", field=field_name
     )
+
+
+def origin_of(uri: str) -> str:
+    """scheme://host[:port] of a URI that passed check_redirect_uri."""
+    parts = urlsplit(uri)
+    netloc_host = parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc
+    return f"{parts.scheme}://{netloc_host}" + (f":{parts.port}" if parts.port else "")
 
 
 @dataclass

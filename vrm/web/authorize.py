@@ -5,7 +5,6 @@ duration, and approves or denies. Approval with fields records a consent with a 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -20,6 +19,7 @@ from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.runtime import consent_service, terms_service
 from vrm.terms.roster import BY_CODE
 from vrm.vendors.scopes import SCOPES
+from vrm.vendors.service import origin_of
 
 
 def authorize() -> Any:
@@ -66,7 +66,7 @@ def authorize() -> Any:
                     vendor.id,
                     chosen,
                     purposes,
-                    chosen_days or days,
+                    chosen_days if chosen_days is not None else days,
                     origin="oauth",
                     requested_days=(details or {}).get("duration_days"),
                 )
@@ -108,8 +108,7 @@ def authorize() -> Any:
     )
     # The form's answer is a redirect to the client: CSP form-action must allow its origin,
     # or the browser stops the person's approval on its way to the vendor.
-    target = urlsplit(grant.redirect_uri)
     policy = CONTENT_SECURITY_POLICY.replace(
-        "form-action 'self'", f"form-action 'self' {target.scheme}://{target.netloc}"
+        "form-action 'self'", f"form-action 'self' {origin_of(grant.redirect_uri)}"
     )
     return page, 422 if errors else 200, {"Content-Security-Policy": policy}
