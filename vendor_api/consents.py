@@ -119,13 +119,7 @@ def consent_receipts(consent_id: uuid.UUID) -> Page[Any]:
     """The same signed receipts the person holds."""
     service = consent_service()
     consent = service.get_for_vendor(caller().id, consent_id)
-    return Page(
-        [
-            {"event_id": e.id, "seq": e.seq, "type": e.type, "at": e.at, "receipt": e.receipt}
-            for e in service.events(consent)
-        ],
-        None,
-    )
+    return Page(service.events(consent), None)
 
 
 @blp.route("/consents/<uuid:consent_id>/revoke", methods=["POST"])

@@ -81,7 +81,9 @@ class ConsentRequestSchema(ma.Schema):
 
 
 class ReceiptSchema(ma.Schema):
-    event_id = fields.UUID()
+    """A consent event with its receipt, dumped straight from the ConsentEvent row."""
+
+    event_id = fields.UUID(attribute="id")
     seq = fields.Integer()
     type = fields.String()
     at = fields.DateTime()

@@ -138,17 +138,7 @@ def consent_receipts(consent_id: uuid.UUID) -> Page[Any]:
     """Every event of the consent with its signed receipt, oldest first."""
     service = consent_service()
     consent = service.get_for_person(current_person().id, consent_id)
-    return Page([_receipt(e) for e in service.events(consent)], None)
-
-
-def _receipt(event: Any) -> dict[str, Any]:
-    return {
-        "event_id": event.id,
-        "seq": event.seq,
-        "type": event.type,
-        "at": event.at,
-        "receipt": event.receipt,
-    }
+    return Page(service.events(consent), None)
 
 
 @blp.route("/consent-requests", methods=["GET"])

@@ -18,7 +18,7 @@ from vrm.accounts.schemas import PersonalTokenSchema
 from vrm.accounts.service import AccountService
 from vrm.audit.schemas import AuditEventSchema
 from vrm.audit.service import AuditLog
-from vrm.consents.schemas import ConsentSchema
+from vrm.consents.schemas import ConsentSchema, ReceiptSchema
 from vrm.consents.service import ConsentService
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
@@ -74,10 +74,7 @@ def _consents(session: Session, keyring: Keyring, accounts: AccountService, pers
     exported = []
     for consent in service.for_person(person.id):
         item = ConsentSchema().dump(service.describe(consent))
-        item["receipts"] = [
-            {"seq": e.seq, "type": e.type, "at": e.at.isoformat(), "receipt": e.receipt}
-            for e in service.events(consent)
-        ]
+        item["receipts"] = ReceiptSchema(many=True).dump(service.events(consent))
         exported.append(item)
     return exported
 
