@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,6 +117,30 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def file_keyed_app(
+    app: Flask, app_settings: dict[str, Any], tmp_path: Path
+) -> Iterator[tuple[Flask, Path, dict[str, str]]]:
+    """An app on the test database whose keyring is a file, as `vrm keys` needs, and the
+    environment for running `vrm` against it. (``app`` is asked for so the tables are
+    emptied after the test.)"""
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(KeyMaterial.generate().to_json())
+    settings = {**app_settings, "KEYS": None, "KEYS_FILE": str(keys_file)}
+    env = {
+        **os.environ,
+        "VRM_KEYS_FILE": str(keys_file),
+        "VRM_ENV": "test",
+        "VRM_DATABASE_URL": settings["DATABASE_URL"],
+        "VRM_INSTANCE_PATH": str(tmp_path),
+        **{f"VRM_{k}": str(v) for k, v in FAST_ARGON2.items()},
+    }
+    env.pop("VRM_KEYS", None)
+    application = create_app(settings)
+    yield application, keys_file, env
+    application.extensions["vrm"].engine.dispose()
 
 
 @pytest.fixture

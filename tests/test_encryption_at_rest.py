@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 from uuid import UUID
 
-import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from tests.conftest import FAST_ARGON2, PASSWORD, basic, make_account
+from tests.conftest import PASSWORD, basic, make_account
 from vrm.app import create_app
-from vrm.crypto import KeyMaterial
 from vrm.models import Base
 from vrm.profile.models import ProfileAttribute as PA
 
@@ -100,26 +96,6 @@ def run_vrm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
         timeout=120,
         check=False,
     )
-
-
-@pytest.fixture
-def file_keyed_app(app_settings, tmp_path: Path):
-    """An app whose keyring is a file, as `vrm keys rotate` needs."""
-    keys_file = tmp_path / "keys.json"
-    keys_file.write_text(KeyMaterial.generate().to_json())
-    settings = {**app_settings, "KEYS": None, "KEYS_FILE": str(keys_file)}
-    env = {
-        **os.environ,
-        "VRM_KEYS_FILE": str(keys_file),
-        "VRM_ENV": "test",
-        "VRM_DATABASE_URL": settings["DATABASE_URL"],
-        "VRM_INSTANCE_PATH": str(tmp_path),
-        **{f"VRM_{k}": str(v) for k, v in FAST_ARGON2.items()},
-    }
-    env.pop("VRM_KEYS", None)
-    application = create_app(settings)
-    yield application, keys_file, env
-    application.extensions["vrm"].engine.dispose()
 
 
 def test_rotation_reencrypts_everything_so_the_old_key_can_be_retired(file_keyed_app, app):

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from flask.testing import FlaskClient
 from joserfc import jws
 from joserfc.errors import BadSignatureError
 
-from tests.conftest import FAST_ARGON2, Account, make_account
+from tests.conftest import Account, make_account
 from tests.consents.conftest import (
     VendorApi,
     fill_profile,
@@ -31,8 +29,6 @@ from tests.consents.conftest import (
     relate,
     verify,
 )
-from vrm.app import create_app
-from vrm.crypto import KeyMaterial
 from vrm.terms.roster import DEFAULT_TERMS
 
 
@@ -203,29 +199,6 @@ def run_vrm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
         timeout=120,
         check=False,
     )
-
-
-@pytest.fixture
-def file_keyed_app(
-    app: Flask, app_settings: dict[str, Any], tmp_path: Path
-) -> Iterator[tuple[Flask, Path, dict[str, str]]]:
-    """An app on the test database whose keyring is a file, as `vrm keys` needs. (``app`` is
-    asked for so the tables are emptied after the test.)"""
-    keys_file = tmp_path / "keys.json"
-    keys_file.write_text(KeyMaterial.generate().to_json())
-    settings = {**app_settings, "KEYS": None, "KEYS_FILE": str(keys_file)}
-    env = {
-        **os.environ,
-        "VRM_KEYS_FILE": str(keys_file),
-        "VRM_ENV": "test",
-        "VRM_DATABASE_URL": settings["DATABASE_URL"],
-        "VRM_INSTANCE_PATH": str(tmp_path),
-        **{f"VRM_{k}": str(v) for k, v in FAST_ARGON2.items()},
-    }
-    env.pop("VRM_KEYS", None)
-    application = create_app(settings)
-    yield application, keys_file, env
-    application.extensions["vrm"].engine.dispose()
 
 
 def test_old_receipts_verify_after_rotation_and_new_ones_use_the_new_key(
