@@ -34,6 +34,8 @@ blp = Blueprint(
 
 @blp.before_request
 def _protect_forms() -> None:
+    if request.endpoint == "web.static":
+        return  # the stylesheet needs neither the session nor the database
     csrf.protect()
     secret = session.get("sid")
     g.person = accounts().person_for_web_session(secret) if secret else None
