@@ -108,3 +108,15 @@ def write_transaction(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def insert_missing(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, skipping any whose primary or unique key is already there (a row
+    written at the same moment by another request included)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(model).on_conflict_do_nothing(), rows)

@@ -3,8 +3,18 @@
 from vrm.accounts.models import Person, PersonalToken, WebSession
 from vrm.audit.models import AuditEvent, AuditHead
 from vrm.consents.models import Consent, ConsentEvent
+from vrm.conversations.models import Conversation
 from vrm.db import Base
 from vrm.idempotency.models import IdempotencyRecord
+from vrm.intentions.models import (
+    Intention,
+    IntentionKeyword,
+    IntentionMatch,
+    Offer,
+    Subscription,
+    SubscriptionKey,
+    SubscriptionKeyword,
+)
 from vrm.profile.models import ProfileAttribute, ProfileRevision
 from vrm.terms.models import Agreement, PersonTerms, VendorTerms
 from vrm.vendors.models import (
@@ -14,6 +24,7 @@ from vrm.vendors.models import (
     RegistrationToken,
     Relationship,
     Vendor,
+    VendorBlock,
 )
 
 __all__ = [
@@ -22,7 +33,15 @@ __all__ = [
     "AuditHead",
     "Consent",
     "ConsentEvent",
+    "Conversation",
     "IdempotencyRecord",
+    "Intention",
+    "IntentionKeyword",
+    "IntentionMatch",
+    "Offer",
+    "Subscription",
+    "SubscriptionKey",
+    "SubscriptionKeyword",
     "PersonTerms",
     "VendorTerms",
     "AuthorizationCode",
@@ -31,6 +50,7 @@ __all__ = [
     "RegistrationToken",
     "Relationship",
     "Vendor",
+    "VendorBlock",
     "Base",
     "Person",
     "PersonalToken",

@@ -14,9 +14,13 @@ from vrm.accounts.passwords import Passwords
 from vrm.accounts.service import AccountService
 from vrm.consents.service import ConsentService
 from vrm.crypto import Keyring
+from vrm.intentions.offers import OfferService
+from vrm.intentions.service import IntentionService
+from vrm.intentions.subscriptions import SubscriptionService
 from vrm.privacy.service import PrivacyService
 from vrm.profile.service import ProfileService
 from vrm.terms.service import TermsService
+from vrm.vendors.blocks import BlockService
 from vrm.vendors.service import VendorService
 
 
@@ -69,3 +73,19 @@ def consent_service() -> ConsentService:
 
 def privacy() -> PrivacyService:
     return PrivacyService(db_session(), runtime().keyring, accounts())
+
+
+def intention_service() -> IntentionService:
+    return IntentionService(db_session(), runtime().keyring)
+
+
+def subscription_service() -> SubscriptionService:
+    return SubscriptionService(db_session(), runtime().keyring)
+
+
+def offer_service() -> OfferService:
+    return OfferService(db_session(), runtime().keyring)
+
+
+def block_service() -> BlockService:
+    return BlockService(db_session(), runtime().keyring)

@@ -131,6 +131,73 @@ class ConsentService:
             )
         return consent
 
+    def open_within(
+        self,
+        person_id: uuid.UUID,
+        vendor: Vendor,
+        fields: list[str],
+        *,
+        origin: str,
+        terms: list[dict[str, Any]],
+        expires_at: datetime,
+        agreement_id: uuid.UUID | None = None,
+    ) -> Consent:
+        """A consent for ``ServiceProvision`` the person gives by an act of their own:
+        disclosing fields in an intention (to each vendor it reaches), or accepting an
+        offer. Runs inside the caller's write transaction; ``fields`` may be empty (a
+        vendor the person deals with, but reads nothing of)."""
+        self.vendors.relate_within(vendor.id, person_id)
+        now = clock.now()
+        consent = Consent(
+            id=uuid.uuid4(),
+            person_id=person_id,
+            vendor_id=vendor.id,
+            agreement_id=agreement_id,
+            fields=sorted(set(fields)),
+            purposes=["ServiceProvision"],
+            terms=terms,
+            state="given",
+            origin=origin,
+            requested_days=None,
+            message=None,
+            given_at=now,
+            expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(consent)
+        self._record(consent, vendor, "given")
+        return consent
+
+    def end_within(self, consent_ids: list[uuid.UUID], state: str = "withdrawn") -> None:
+        """End the still-given ones among ``consent_ids`` (inside the caller's write
+        transaction): the intention they came with has closed."""
+        if not consent_ids:
+            return
+        for consent in self.session.scalars(
+            select(Consent)
+            .where(Consent.id.in_(consent_ids), Consent.state == "given")
+            .with_for_update()
+        ):
+            self._expire_if_due(consent)
+            if consent.state == "given":
+                self._set_state(consent, state)
+
+    def extend_within(self, consent_ids: list[uuid.UUID], expires_at: datetime) -> None:
+        """Move the end of still-given consents (the intention's expiry changed)."""
+        if not consent_ids:
+            return
+        for consent in self.session.scalars(
+            select(Consent)
+            .where(Consent.id.in_(consent_ids), Consent.state == "given")
+            .with_for_update()
+        ):
+            self._expire_if_due(consent)
+            if consent.state == "given" and consent.expires_at != expires_at:
+                consent.expires_at = expires_at
+                consent.updated_at = clock.now()
+                self._record(consent, self._vendor(consent.vendor_id), "modified")
+
     # The person decides
 
     def approve(

@@ -8,7 +8,7 @@ PREFIX = "/personal/v1"
 
 
 def register(api: Api) -> None:
-    from vrm.personal_api import accounts, consents, profile, tokens, vendors
+    from vrm.personal_api import accounts, consents, intentions, profile, tokens, vendors
 
-    for module in (accounts, tokens, profile, vendors, consents):
+    for module in (accounts, tokens, profile, vendors, consents, intentions):
         api.register_blueprint(module.blp, url_prefix=PREFIX)

@@ -105,11 +105,23 @@ class TermsService:
 
     # Agreements
 
-    def proffer(self, person_id: uuid.UUID, vendor: Vendor, customer_ref: str) -> Agreement:
-        """Proffer the person's terms to the vendor and record its answer, accepted or
-        refused. Call inside a write transaction: the record commits with what needs it."""
-        terms = list(self.of_person(person_id).terms)
-        accepted = {(t["code"], t["version"]) for t in self.of_vendor(vendor.id)}
+    def proffer(
+        self,
+        person_id: uuid.UUID,
+        vendor: Vendor,
+        customer_ref: str,
+        *,
+        terms: list[dict[str, Any]] | None = None,
+        also_accepted: list[dict[str, Any]] | None = None,
+    ) -> Agreement:
+        """Proffer the person's terms (or ``terms``, those an intention is published
+        under) to the vendor and record its answer: its standing acceptance plus
+        ``also_accepted`` (what it accepts in an offer). Call inside a write transaction:
+        the record commits with what needs it."""
+        terms = list(self.of_person(person_id).terms if terms is None else terms)
+        accepted = {
+            (t["code"], t["version"]) for t in [*self.of_vendor(vendor.id), *(also_accepted or [])]
+        }
         missing = [t["code"] for t in terms if (t["code"], t["version"]) not in accepted]
         status = "refused" if missing else "accepted"
         latest = self.latest(person_id, vendor.id)

@@ -208,3 +208,18 @@ class Relationship(Base):
     )
     customer_ref: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime]
+
+
+class VendorBlock(Base):
+    """A person's block of a vendor: it matches none of their intentions and, later,
+    cannot write to them."""
+
+    __tablename__ = "vendor_blocks"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    vendor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("vendors.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime]

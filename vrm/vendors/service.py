@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from vrm import clock
 from vrm.crypto import Keyring, new_token, token_digest
-from vrm.db import write_transaction
+from vrm.db import insert_missing, write_transaction
 from vrm.errors import NotFound, ValidationFailed
 from vrm.pagination import Page, newest_first
 from vrm.vendors import scopes
@@ -294,6 +294,22 @@ class VendorService:
             relationship = self._relationship(vendor_id, person_id)
             assert relationship is not None
         return relationship
+
+    def relate_within(self, vendor_id: uuid.UUID, person_id: uuid.UUID) -> None:
+        """Begin the relationship if new, inside the caller's write transaction."""
+        insert_missing(
+            self.session,
+            Relationship,
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "vendor_id": vendor_id,
+                    "person_id": person_id,
+                    "customer_ref": self.keyring.pseudonym(vendor_id, person_id),
+                    "created_at": clock.now(),
+                }
+            ],
+        )
 
     def _relationship(self, vendor_id: uuid.UUID, person_id: uuid.UUID) -> Relationship | None:
         return self.session.scalar(

@@ -1,0 +1,1 @@
+"""Consented conversations between a person and a vendor."""

@@ -1,0 +1,1 @@
+"""Intentcasting: a person's requests for proposals, vendors' subscriptions, matches, offers."""

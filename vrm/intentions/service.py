@@ -1,0 +1,528 @@
+"""The person's intentions: publish, read, edit while open, withdraw; and their end.
+
+Publishing matches the intention against every subscription through the index (see
+``matching``) and writes one feed row per matched vendor in the same transaction. Fields
+the intention discloses count as a consent to each vendor it reaches, with a receipt."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from vrm import clock
+from vrm.audit.service import AuditLog
+from vrm.consents.service import ConsentService
+from vrm.crypto import Keyring, aad_for
+from vrm.db import insert_missing, write_transaction
+from vrm.errors import Conflict, NotFound, ValidationFailed
+from vrm.intentions.matching import Matcher
+from vrm.intentions.models import Intention, IntentionKeyword, IntentionMatch, Offer
+from vrm.intentions.taxonomy import check_category
+from vrm.intentions.values import (
+    check_country,
+    check_currency,
+    check_region,
+    from_minor,
+    normalise_keyword,
+    to_minor,
+)
+from vrm.pagination import Page, newest_first
+from vrm.profile.schemas import PROFILE_FIELDS
+from vrm.terms.service import TermsService, term_refs
+from vrm.vendors.models import Vendor
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 365
+KEYWORDS_MAX = 20
+# What an edit may change; the terms and the disclosure are what consents were given
+# under, so they stay as published.
+EDITABLE = (
+    "title",
+    "description",
+    "category",
+    "keywords",
+    "quantity",
+    "price",
+    "location",
+    "wanted_by",
+    "expires_at",
+)
+
+
+@dataclass
+class Checked:
+    """An intention's input, checked and in stored form."""
+
+    content: dict[str, Any]
+    columns: dict[str, Any]
+    keywords: list[str]
+
+
+class IntentionService:
+    def __init__(self, session: Session, keyring: Keyring):
+        self.session = session
+        self.keyring = keyring
+        self.matcher = Matcher(session, keyring)
+        self.consents = ConsentService(session, keyring)
+        self.audit = AuditLog(session)
+
+    # Publishing and editing
+
+    def publish(self, person_id: uuid.UUID, data: dict[str, Any]) -> Intention:
+        now = clock.now()
+        checked = self._check(data, published_at=now, creating=True)
+        terms = (
+            term_refs(data["terms"])
+            if data.get("terms") is not None
+            else list(TermsService(self.session, self.keyring).of_person(person_id).terms)
+        )
+        if not terms:
+            raise ValidationFailed("Publish under at least one term", field="terms")
+        disclose = self._disclose(data.get("disclose") or [])
+        intention = Intention(
+            id=uuid.uuid4(),
+            person_id=person_id,
+            state="open",
+            terms=terms,
+            disclose=disclose,
+            published_at=now,
+            updated_at=now,
+            closed_at=None,
+            reached=0,
+            content="",
+            **checked.columns,
+        )
+        intention.content = self._seal(intention.id, checked.content)
+        with write_transaction(self.session):
+            self.session.add(intention)
+            self.session.flush()
+            digests = self._index_words(intention, checked)
+            matched = self.match_within(intention, self.matcher.vendors_for(intention, digests))
+            self.audit.append(
+                person_id,
+                "intention.published",
+                fields=disclose,
+                detail={"intention_id": str(intention.id), "matched_vendors": matched},
+            )
+        return intention
+
+    def edit(
+        self, person_id: uuid.UUID, intention_id: uuid.UUID, patch: dict[str, Any]
+    ) -> Intention:
+        """Change an open intention; its matches follow (a vendor with an open offer on it
+        keeps it)."""
+        for fixed in ("terms", "disclose"):
+            if fixed in patch:
+                raise ValidationFailed(
+                    f"The {fixed} of an intention are fixed when it is published; "
+                    "withdraw it and publish again to change them",
+                    field=fixed,
+                )
+        with write_transaction(self.session):
+            intention = self._own(person_id, intention_id, lock=True)
+            self._must_be_open(intention)
+            merged = {**self.content(intention), **self._input_view(intention), **patch}
+            checked = self._check(
+                merged,
+                published_at=intention.published_at,
+                creating=False,
+                changed=set(patch),
+            )
+            now = clock.now()
+            for name, value in checked.columns.items():
+                setattr(intention, name, value)
+            intention.content = self._seal(intention.id, checked.content)
+            intention.updated_at = now
+            self.session.execute(
+                delete(IntentionKeyword).where(IntentionKeyword.intention_id == intention.id)
+            )
+            self.session.flush()
+            digests = self._index_words(intention, checked)
+            wanted = set(self.matcher.vendors_for(intention, digests))
+            kept_by_offer = set(
+                self.session.scalars(
+                    select(Offer.vendor_id).where(
+                        Offer.intention_id == intention.id, Offer.state == "open"
+                    )
+                )
+            )
+            current = {m.vendor_id: m for m in self._matches(intention.id)}
+            dropped = [m for v, m in current.items() if v not in wanted and v not in kept_by_offer]
+            self.unmatch_within(dropped)
+            self.session.execute(
+                update(IntentionMatch)
+                .where(IntentionMatch.intention_id == intention.id)
+                .values(expires_at=intention.expires_at)
+            )
+            self.consents.extend_within(
+                [
+                    m.consent_id
+                    for v, m in current.items()
+                    if m.consent_id and v in wanted | kept_by_offer
+                ],
+                intention.expires_at,
+            )
+            self.match_within(intention, [v for v in wanted if v not in current])
+            self.audit.append(
+                person_id,
+                "intention.edited",
+                detail={"intention_id": str(intention.id), "changed": sorted(patch)},
+            )
+        return intention
+
+    def withdraw(self, person_id: uuid.UUID, intention_id: uuid.UUID) -> Intention:
+        with write_transaction(self.session):
+            intention = self._own(person_id, intention_id, lock=True)
+            self._must_be_open(intention)
+            self.close_within(intention, "withdrawn")
+        return intention
+
+    def expire_due(self) -> int:
+        """Record every open intention past its expiry as expired (the worker's job)."""
+        now = clock.now()
+        ids = list(
+            self.session.scalars(
+                select(Intention.id).where(Intention.state == "open", Intention.expires_at <= now)
+            )
+        )
+        for intention_id in ids:
+            with write_transaction(self.session):
+                intention = self.session.scalar(
+                    select(Intention)
+                    .where(Intention.id == intention_id, Intention.state == "open")
+                    .with_for_update()
+                )
+                if intention is not None:
+                    self.close_within(intention, "expired")
+        return len(ids)
+
+    def close_within(self, intention: Intention, state: str) -> None:
+        """Close the intention: it leaves every feed, its open offers close, and the
+        consents its disclosure gave end with it. Inside the caller's transaction."""
+        now = clock.now()
+        intention.state, intention.closed_at, intention.updated_at = state, now, now
+        matches = self._matches(intention.id)
+        self.unmatch_within(matches, "expired" if state == "expired" else "withdrawn")
+        self.session.execute(
+            update(Offer)
+            .where(Offer.intention_id == intention.id, Offer.state == "open")
+            .values(state="closed", updated_at=now)
+        )
+        self.audit.append(
+            intention.person_id,
+            f"intention.{state}",
+            detail={"intention_id": str(intention.id)},
+        )
+
+    # Reading
+
+    def page(
+        self,
+        person_id: uuid.UUID,
+        *,
+        states: tuple[str, ...] | None = None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Intention]:
+        stmt = select(Intention).where(Intention.person_id == person_id)
+        if states:
+            # Open and expired as a reader sees them: an open one past its expiry is expired.
+            now = clock.now()
+            past = Intention.expires_at <= now
+            shown = {
+                "open": (Intention.state == "open") & ~past,
+                "expired": (Intention.state == "expired") | ((Intention.state == "open") & past),
+                "withdrawn": Intention.state == "withdrawn",
+                "fulfilled": Intention.state == "fulfilled",
+            }
+            stmt = stmt.where(or_(*(shown[state] for state in states)))
+        found = newest_first(
+            self.session, stmt, Intention.published_at, Intention.id, limit=limit, cursor=cursor
+        )
+        return Page([self._fresh(i) for i in found.data], found.next_cursor)
+
+    def get(self, person_id: uuid.UUID, intention_id: uuid.UUID) -> Intention:
+        return self._fresh(self._own(person_id, intention_id))
+
+    def describe(self, intentions: list[Intention]) -> list[dict[str, Any]]:
+        """The person's view: content, state, how many vendors it reached, offers."""
+        ids = [i.id for i in intentions]
+        offers: dict[uuid.UUID, dict[str, int]] = {}
+        for intention_id, state, n in self.session.execute(
+            select(Offer.intention_id, Offer.state, func.count())
+            .where(Offer.intention_id.in_(ids))
+            .group_by(Offer.intention_id, Offer.state)
+        ):
+            offers.setdefault(intention_id, {})[state] = n
+        return [
+            {
+                **self.public_view(i),
+                "state": i.state,
+                "disclose": i.disclose,
+                "updated_at": i.updated_at,
+                "closed_at": i.closed_at,
+                "matched_vendors": i.reached,
+                "offers": {
+                    "open": offers.get(i.id, {}).get("open", 0),
+                    "total": sum(offers.get(i.id, {}).values()),
+                },
+            }
+            for i in intentions
+        ]
+
+    def public_view(self, intention: Intention) -> dict[str, Any]:
+        """What any vendor the intention reaches may see of it (nothing about the person)."""
+        content = self.content(intention)
+        price = None
+        if intention.currency:
+            price = {
+                "min": from_minor(intention.price_min, intention.currency),
+                "max": from_minor(intention.price_max, intention.currency),
+                "currency": intention.currency,
+            }
+        place = content.get("location") or {}
+        location = None
+        if intention.country or intention.region or place:
+            location = {"country": intention.country, "region": intention.region, **place}
+        return {
+            "id": intention.id,
+            "title": content["title"],
+            "description": content["description"],
+            "category": intention.category,
+            "keywords": content["keywords"],
+            "quantity": intention.quantity,
+            "price": price,
+            "location": location,
+            "wanted_by": intention.wanted_by,
+            "expires_at": intention.expires_at,
+            "published_at": intention.published_at,
+            "terms": intention.terms,
+        }
+
+    def content(self, intention: Intention) -> dict[str, Any]:
+        aad = aad_for("intentions", "content", intention.id)
+        return self.keyring.decrypt_json(intention.content, aad)  # type: ignore[no-any-return]
+
+    # Internals
+
+    def _seal(self, intention_id: uuid.UUID, content: dict[str, Any]) -> str:
+        return self.keyring.encrypt_json(content, aad_for("intentions", "content", intention_id))
+
+    def _input_view(self, intention: Intention) -> dict[str, Any]:
+        """The stored intention in the shape of an edit's input, to merge a patch into."""
+        view = self.public_view(intention)
+        price = view["price"]
+        if price:
+            price = {
+                "currency": price["currency"],
+                **{k: Decimal(price[k]) for k in ("min", "max") if price[k] is not None},
+            }
+        return {**{k: view[k] for k in EDITABLE if k != "price"}, "price": price}
+
+    def _check(
+        self,
+        data: dict[str, Any],
+        *,
+        published_at: datetime,
+        creating: bool,
+        changed: set[str] | None = None,
+    ) -> Checked:
+        def fresh(name: str) -> bool:
+            return creating or name in (changed or set())
+
+        now = clock.now()
+        title = (data.get("title") or "").strip()
+        if not title:
+            raise ValidationFailed("Give the intention a title", field="title")
+        category = check_category(data.get("category") or "")
+        keywords = sorted({normalise_keyword(k) for k in data.get("keywords") or []} - {""})
+        if len(keywords) > KEYWORDS_MAX:
+            raise ValidationFailed(f"At most {KEYWORDS_MAX} keywords", field="keywords")
+        columns: dict[str, Any] = {
+            "category": category,
+            "quantity": data.get("quantity") or 1,
+            "currency": None,
+            "price_min": None,
+            "price_max": None,
+            "country": None,
+            "region": None,
+        }
+        price = data.get("price")
+        if price:
+            currency = check_currency(price.get("currency") or "", field="price.currency")
+            low, high = price.get("min"), price.get("max")
+            columns["currency"] = currency
+            if low is not None:
+                columns["price_min"] = to_minor(low, currency, field="price.min")
+            if high is not None:
+                columns["price_max"] = to_minor(high, currency, field="price.max")
+            if low is not None and high is not None and low > high:
+                raise ValidationFailed("The lowest price is above the highest", field="price.min")
+        location = data.get("location") or {}
+        place: dict[str, Any] = {}
+        if location:
+            region = location.get("region")
+            country = location.get("country")
+            if region:
+                check_region(region, field="location.region")
+                if len(region) == 2:
+                    raise ValidationFailed(
+                        "A region is an ISO 3166-2 code such as FR-IDF; put a country in "
+                        "location.country",
+                        field="location.region",
+                    )
+                if country and region[:2] != country:
+                    raise ValidationFailed(f"{region} is not in {country}", field="location.region")
+                country = region[:2]
+            if country:
+                check_country(country, field="location.country")
+            columns["country"], columns["region"] = country or None, region or None
+            point = location.get("point")
+            radius = location.get("radius_km")
+            if (point is None) != (radius is None):
+                raise ValidationFailed(
+                    "A point needs a radius, and a radius a point",
+                    field="location.radius_km" if point else "location.point",
+                )
+            place = {
+                k: location[k]
+                for k in ("city", "postal_code", "point", "radius_km")
+                if location.get(k) is not None
+            }
+        wanted_by: date | None = data.get("wanted_by")
+        if wanted_by is not None and fresh("wanted_by") and wanted_by < now.date():
+            raise ValidationFailed("The date has passed", field="wanted_by")
+        columns["wanted_by"] = wanted_by
+        latest = published_at + timedelta(days=MAX_DAYS)
+        expires_at: datetime | None = data.get("expires_at")
+        if expires_at is None:
+            expires_at = published_at + timedelta(days=DEFAULT_DAYS)
+        elif fresh("expires_at"):
+            if expires_at.tzinfo is None:
+                raise ValidationFailed("Give a time zone (for example Z)", field="expires_at")
+            if expires_at <= now:
+                raise ValidationFailed("The expiry must be in the future", field="expires_at")
+            if expires_at > latest:
+                raise ValidationFailed(
+                    f"An intention lasts at most {MAX_DAYS} days from publication",
+                    field="expires_at",
+                )
+        columns["expires_at"] = expires_at
+        content = {
+            "title": title,
+            "description": data.get("description") or "",
+            "keywords": keywords,
+            "location": place or None,
+        }
+        return Checked(content, columns, keywords)
+
+    @staticmethod
+    def _disclose(fields: list[str]) -> list[str]:
+        for position, name in enumerate(fields):
+            if name not in PROFILE_FIELDS:
+                raise ValidationFailed(
+                    f"{name!r} is not a profile field", field=f"disclose.{position}"
+                )
+        return sorted(set(fields))
+
+    def _index_words(self, intention: Intention, checked: Checked) -> set[str]:
+        digests = self.matcher.intention_digests(checked.content["title"], checked.keywords)
+        insert_missing(
+            self.session,
+            IntentionKeyword,
+            [{"intention_id": intention.id, "digest": d} for d in sorted(digests)],
+        )
+        return digests
+
+    def match_within(self, intention: Intention, vendor_ids: list[uuid.UUID]) -> int:
+        """Write the feed rows, and the disclosure consents when the intention discloses."""
+        if not vendor_ids:
+            return 0
+        now = clock.now()
+        consent_of: dict[uuid.UUID, uuid.UUID] = {}
+        if intention.disclose:
+            vendors = self.session.scalars(select(Vendor).where(Vendor.id.in_(vendor_ids)))
+            for vendor in vendors:
+                consent = self.consents.open_within(
+                    intention.person_id,
+                    vendor,
+                    intention.disclose,
+                    origin="intention",
+                    terms=intention.terms,
+                    expires_at=intention.expires_at,
+                )
+                consent_of[vendor.id] = consent.id
+            self.session.flush()
+        self.count_reached(intention.id, len(vendor_ids))
+        insert_missing(
+            self.session,
+            IntentionMatch,
+            [
+                {
+                    "vendor_id": vendor_id,
+                    "intention_id": intention.id,
+                    "person_id": intention.person_id,
+                    "consent_id": consent_of.get(vendor_id),
+                    "published_at": intention.published_at,
+                    "expires_at": intention.expires_at,
+                    "created_at": now,
+                }
+                for vendor_id in vendor_ids
+            ],
+        )
+        return len(vendor_ids)
+
+    def count_reached(self, intention_id: uuid.UUID, new_vendors: int) -> None:
+        self.session.execute(
+            update(Intention)
+            .where(Intention.id == intention_id)
+            .values(reached=Intention.reached + new_vendors)
+        )
+
+    def _matches(self, intention_id: uuid.UUID) -> list[IntentionMatch]:
+        return list(
+            self.session.scalars(
+                select(IntentionMatch).where(IntentionMatch.intention_id == intention_id)
+            )
+        )
+
+    def unmatch_within(
+        self, matches: list[IntentionMatch], consent_state: str = "withdrawn"
+    ) -> None:
+        """Take the intention out of these vendors' feeds, ending disclosure consents."""
+        if not matches:
+            return
+        self.consents.end_within([m.consent_id for m in matches if m.consent_id], consent_state)
+        for match in matches:
+            self.session.delete(match)
+        self.session.flush()
+
+    def _own(self, person_id: uuid.UUID, intention_id: uuid.UUID, lock: bool = False) -> Intention:
+        stmt = select(Intention).where(
+            Intention.id == intention_id, Intention.person_id == person_id
+        )
+        intention = self.session.scalar(stmt.with_for_update() if lock else stmt)
+        if intention is None:
+            raise NotFound("No such intention")
+        return intention
+
+    def _must_be_open(self, intention: Intention) -> None:
+        if intention.state == "open" and intention.expires_at <= clock.now():
+            self.close_within(intention, "expired")
+            # The expiry is recorded even though the change asked for is refused.
+            self.session.commit()
+        if intention.state != "open":
+            raise Conflict(f"This intention is {intention.state}", field="state")
+
+    def _fresh(self, intention: Intention) -> Intention:
+        """Show an intention past its expiry as expired before the worker records it."""
+        if intention.state == "open" and intention.expires_at <= clock.now():
+            self.session.expunge(intention)
+            intention.state = "expired"
+        return intention

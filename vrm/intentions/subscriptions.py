@@ -1,0 +1,292 @@
+"""The vendor's side of intentcasting: subscriptions and the matched feed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vrm import clock
+from vrm.audit.service import AuditLog
+from vrm.consents.models import Consent
+from vrm.crypto import Keyring
+from vrm.db import insert_missing, write_transaction
+from vrm.errors import Conflict, NotFound, ValidationFailed
+from vrm.intentions.matching import Matcher, index_keys
+from vrm.intentions.models import (
+    Intention,
+    IntentionMatch,
+    Subscription,
+    SubscriptionKey,
+    SubscriptionKeyword,
+)
+from vrm.intentions.service import IntentionService
+from vrm.intentions.taxonomy import check_category
+from vrm.intentions.values import (
+    check_currency,
+    check_region,
+    from_minor,
+    normalise_keyword,
+    to_minor,
+)
+from vrm.pagination import Page, newest_first
+from vrm.profile.service import ProfileService
+from vrm.vendors.models import Vendor
+
+SUBSCRIPTIONS_MAX = 1000
+CATEGORIES_MAX = 10
+REGIONS_MAX = 20
+KEYWORDS_MAX = 20
+
+
+class SubscriptionService:
+    def __init__(self, session: Session, keyring: Keyring):
+        self.session = session
+        self.keyring = keyring
+        self.matcher = Matcher(session, keyring)
+        self.intentions = IntentionService(session, keyring)
+
+    # Subscriptions
+
+    def subscribe(self, vendor: Vendor, data: dict[str, Any]) -> Subscription:
+        """File a subscription in the index and match it against the open intentions."""
+        categories = self._listed(data.get("categories"), "categories", CATEGORIES_MAX)
+        regions = self._listed(data.get("regions"), "regions", REGIONS_MAX)
+        for position, category in enumerate(categories):
+            check_category(category, field=f"categories.{position}")
+        for position, region in enumerate(regions):
+            check_region(region, field=f"regions.{position}")
+        keywords = sorted(
+            {
+                normalise_keyword(k)
+                for k in self._listed(data.get("keywords"), "keywords", KEYWORDS_MAX)
+            }
+            - {""}
+        )
+        currency, low, high = None, None, None
+        price = data.get("price")
+        if price:
+            currency = check_currency(price.get("currency") or "", field="price.currency")
+            if price.get("min") is not None:
+                low = to_minor(price["min"], currency, field="price.min")
+            if price.get("max") is not None:
+                high = to_minor(price["max"], currency, field="price.max")
+            if low is not None and high is not None and low > high:
+                raise ValidationFailed("The lowest price is above the highest", field="price.min")
+        now = clock.now()
+        subscription = Subscription(
+            id=uuid.uuid4(),
+            vendor_id=vendor.id,
+            categories=categories,
+            regions=regions,
+            keywords=keywords,
+            has_keywords=bool(keywords),
+            currency=currency,
+            price_min=low,
+            price_max=high,
+            created_at=now,
+        )
+        with write_transaction(self.session):
+            held = self.session.scalar(
+                select(func.count()).where(Subscription.vendor_id == vendor.id)
+            )
+            if held and held >= SUBSCRIPTIONS_MAX:
+                raise Conflict(
+                    f"A vendor holds at most {SUBSCRIPTIONS_MAX} subscriptions; delete one first"
+                )
+            self.session.add(subscription)
+            self.session.flush()
+            insert_missing(
+                self.session,
+                SubscriptionKey,
+                [
+                    {"key": key, "subscription_id": subscription.id}
+                    for key in sorted(set(index_keys(categories, regions)))
+                ],
+            )
+            insert_missing(
+                self.session,
+                SubscriptionKeyword,
+                [
+                    {"subscription_id": subscription.id, "digest": d}
+                    for d in sorted({self.matcher.digest(k) for k in keywords})
+                ],
+            )
+            self._backfill(subscription, vendor)
+        return subscription
+
+    def _backfill(self, subscription: Subscription, vendor: Vendor) -> None:
+        """Match the open intentions this vendor does not hold yet."""
+        held = set(
+            self.session.scalars(
+                select(IntentionMatch.intention_id).where(IntentionMatch.vendor_id == vendor.id)
+            )
+        )
+        fresh = [
+            i for i in self.matcher.intentions_for(subscription, clock.now()) if i.id not in held
+        ]
+        plain = [i for i in fresh if not i.disclose]
+        now = clock.now()
+        insert_missing(
+            self.session,
+            IntentionMatch,
+            [
+                {
+                    "vendor_id": vendor.id,
+                    "intention_id": i.id,
+                    "person_id": i.person_id,
+                    "consent_id": None,
+                    "published_at": i.published_at,
+                    "expires_at": i.expires_at,
+                    "created_at": now,
+                }
+                for i in plain
+            ],
+        )
+        for intention in plain:
+            self.intentions.count_reached(intention.id, 1)
+        for intention in fresh:
+            if intention.disclose:
+                self.intentions.match_within(intention, [vendor.id])
+
+    def page(self, vendor_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page[Subscription]:
+        return newest_first(
+            self.session,
+            select(Subscription).where(Subscription.vendor_id == vendor_id),
+            Subscription.created_at,
+            Subscription.id,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def get(self, vendor_id: uuid.UUID, subscription_id: uuid.UUID) -> Subscription:
+        found = self.session.get(Subscription, subscription_id)
+        if found is None or found.vendor_id != vendor_id:
+            raise NotFound("No such subscription")
+        return found
+
+    def unsubscribe(self, vendor_id: uuid.UUID, subscription_id: uuid.UUID) -> None:
+        """Stop matching new intentions; intentions already in the feed stay there."""
+        with write_transaction(self.session):
+            self.session.delete(self.get(vendor_id, subscription_id))
+
+    @staticmethod
+    def describe(subscription: Subscription) -> dict[str, Any]:
+        price = None
+        if subscription.currency:
+            price = {
+                "currency": subscription.currency,
+                "min": from_minor(subscription.price_min, subscription.currency),
+                "max": from_minor(subscription.price_max, subscription.currency),
+            }
+        return {
+            "id": subscription.id,
+            "categories": subscription.categories,
+            "regions": subscription.regions,
+            "keywords": subscription.keywords,
+            "price": price,
+            "created_at": subscription.created_at,
+        }
+
+    @staticmethod
+    def _listed(values: list[str] | None, field: str, most: int) -> list[str]:
+        values = list(dict.fromkeys(values or []))
+        if len(values) > most:
+            raise ValidationFailed(f"At most {most}", field=field)
+        return values
+
+    # The feed
+
+    def feed(
+        self,
+        vendor: Vendor,
+        *,
+        limit: int,
+        cursor: str | None,
+        person_id: uuid.UUID | None = None,
+    ) -> Page[dict[str, Any]]:
+        """Open intentions matched to this vendor, newest first (only one person's when
+        the token was issued by that person)."""
+        stmt = select(IntentionMatch).where(
+            IntentionMatch.vendor_id == vendor.id, IntentionMatch.expires_at > clock.now()
+        )
+        if person_id is not None:
+            stmt = stmt.where(IntentionMatch.person_id == person_id)
+        found = newest_first(
+            self.session,
+            stmt,
+            IntentionMatch.published_at,
+            IntentionMatch.intention_id,
+            limit=limit,
+            cursor=cursor,
+        )
+        return Page(self._views(vendor, found.data), found.next_cursor)
+
+    def matched(
+        self, vendor: Vendor, intention_id: uuid.UUID, person_id: uuid.UUID | None = None
+    ) -> dict[str, Any]:
+        match = self.session.get(IntentionMatch, (vendor.id, intention_id))
+        views = self._views(vendor, [match] if match else [])
+        if not views or (person_id is not None and match and match.person_id != person_id):
+            raise NotFound("No such intention in your feed")
+        return views[0]
+
+    def _views(self, vendor: Vendor, matches: list[IntentionMatch]) -> list[dict[str, Any]]:
+        now = clock.now()
+        matches = [m for m in matches if m.expires_at > now]
+        intentions = {
+            i.id: i
+            for i in self.session.scalars(
+                select(Intention).where(
+                    Intention.id.in_([m.intention_id for m in matches]),
+                    Intention.state == "open",
+                    Intention.expires_at > now,
+                )
+            )
+        }
+        disclosed = self._disclosed(vendor, [m for m in matches if m.intention_id in intentions])
+        return [
+            {
+                **self.intentions.public_view(intentions[m.intention_id]),
+                "customer_ref": self.keyring.pseudonym(vendor.id, m.person_id),
+                "disclosed": disclosed.get(m.intention_id),
+            }
+            for m in matches
+            if m.intention_id in intentions
+        ]
+
+    def _disclosed(
+        self, vendor: Vendor, matches: list[IntentionMatch]
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """Disclosed profile fields, under each disclosure consent still given; every
+        disclosure is in the person's access log, like any profile read."""
+        with_consent = {m.consent_id: m for m in matches if m.consent_id}
+        if not with_consent:
+            return {}
+        now = clock.now()
+        shown: dict[uuid.UUID, dict[str, Any]] = {}
+        with write_transaction(self.session):
+            live = self.session.scalars(
+                select(Consent).where(
+                    Consent.id.in_(list(with_consent)),
+                    Consent.state == "given",
+                    Consent.expires_at > now,
+                )
+            )
+            profiles = ProfileService(self.session, self.keyring)
+            audit = AuditLog(self.session)
+            for consent in live:
+                match = with_consent[consent.id]
+                values = profiles.get(match.person_id).values
+                shown[match.intention_id] = {f: values[f] for f in consent.fields if f in values}
+                audit.append(
+                    match.person_id,
+                    "profile.read",
+                    vendor=vendor,
+                    fields=sorted(shown[match.intention_id]),
+                    purpose="ServiceProvision",
+                    detail={"intention_id": str(match.intention_id), "via": "intention"},
+                )
+        return shown
