@@ -25,4 +25,8 @@ def test_worker_once_runs_every_job_and_reports(app_settings):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"expire_consents": 0, "purge_idempotency_records": 0}
+    assert json.loads(result.stdout) == {
+        "expire_consents": 0,
+        "expire_intentions": 0,
+        "purge_idempotency_records": 0,
+    }

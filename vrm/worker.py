@@ -14,6 +14,8 @@ from flask import Flask
 
 from vrm.consents.service import ConsentService
 from vrm.idempotency.service import IdempotencyService
+from vrm.intentions.offers import OfferService
+from vrm.intentions.service import IntentionService
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,18 @@ def expire_consents(app: Flask) -> int:
     return expired
 
 
+def expire_intentions(app: Flask) -> int:
+    """Close every open intention past its expiry, and record offers past their validity
+    (both are checked at read time anyway)."""
+    rt = app.extensions["vrm"]
+    with rt.sessions() as session:
+        expired = IntentionService(session, rt.keyring).expire_due()
+        lapsed = OfferService(session, rt.keyring).expire_due()
+    if expired or lapsed:
+        log.info("expired %d intention(s), %d offer(s)", expired, lapsed)
+    return expired
+
+
 def purge_idempotency_records(app: Flask) -> int:
     """Forget Idempotency-Key responses older than a day."""
     rt = app.extensions["vrm"]
@@ -38,6 +52,7 @@ def purge_idempotency_records(app: Flask) -> int:
 # (job, seconds between runs)
 JOBS: list[tuple[Callable[[Flask], Any], int]] = [
     (expire_consents, 60),
+    (expire_intentions, 60),
     (purge_idempotency_records, 3600),
 ]
 

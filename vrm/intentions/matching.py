@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from vrm.crypto import Keyring
@@ -29,6 +29,8 @@ from vrm.intentions.values import normalise_keyword, region_lineage, words
 from vrm.vendors.models import VendorBlock
 
 ANY = "*"
+# PostgreSQL advisory lock key ("vrm match" in ASCII) guarding publish against subscribe.
+MATCH_LOCK = 0x76726D206D61
 
 
 def index_keys(categories: list[str], regions: list[str]) -> list[str]:
@@ -47,6 +49,15 @@ class Matcher:
     def __init__(self, session: Session, keyring: Keyring):
         self.session = session
         self.keyring = keyring
+
+    def guard(self, *, subscribing: bool) -> None:
+        """Keep a subscription's backfill and an intention's publication from missing
+        each other. Publications share the lock (they never wait for one another); a
+        subscription takes it alone. SQLite write transactions are serial already."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        function = "pg_advisory_xact_lock" if subscribing else "pg_advisory_xact_lock_shared"
+        self.session.execute(text(f"SELECT {function}(:key)"), {"key": MATCH_LOCK})
 
     def digest(self, word: str) -> str:
         return self.keyring.blind_index("intention-keyword", normalise_keyword(word))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -145,6 +145,17 @@ class OfferService:
             self._must_be_open(offer)
             self._answer(offer, "withdrawn")
         return offer
+
+    def expire_due(self) -> int:
+        """Record open offers past their validity as expired (the worker's job)."""
+        now = clock.now()
+        with write_transaction(self.session):
+            result = self.session.execute(
+                update(Offer)
+                .where(Offer.state == "open", Offer.valid_until <= now)
+                .values(state="expired", updated_at=now)
+            )
+        return result.rowcount
 
     # The person's side
 

@@ -100,6 +100,7 @@ class IntentionService:
         )
         intention.content = self._seal(intention.id, checked.content)
         with write_transaction(self.session):
+            self.matcher.guard(subscribing=False)
             self.session.add(intention)
             self.session.flush()
             digests = self._index_words(intention, checked)
@@ -125,6 +126,7 @@ class IntentionService:
                     field=fixed,
                 )
         with write_transaction(self.session):
+            self.matcher.guard(subscribing=False)
             intention = self._own(person_id, intention_id, lock=True)
             self._must_be_open(intention)
             merged = {**self.content(intention), **self._input_view(intention), **patch}

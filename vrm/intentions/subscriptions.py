@@ -89,6 +89,7 @@ class SubscriptionService:
             created_at=now,
         )
         with write_transaction(self.session):
+            self.matcher.guard(subscribing=True)
             held = self.session.scalar(
                 select(func.count()).where(Subscription.vendor_id == vendor.id)
             )
@@ -228,8 +229,10 @@ class SubscriptionService:
         self, vendor: Vendor, intention_id: uuid.UUID, person_id: uuid.UUID | None = None
     ) -> dict[str, Any]:
         match = self.session.get(IntentionMatch, (vendor.id, intention_id))
-        views = self._views(vendor, [match] if match else [])
-        if not views or (person_id is not None and match and match.person_id != person_id):
+        if match is None or (person_id is not None and match.person_id != person_id):
+            raise NotFound("No such intention in your feed")
+        views = self._views(vendor, [match])
+        if not views:
             raise NotFound("No such intention in your feed")
         return views[0]
 

@@ -22,10 +22,14 @@ from vrm.consents.schemas import ConsentSchema, ReceiptSchema
 from vrm.consents.service import ConsentService
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
+from vrm.intentions.offers import OfferService
+from vrm.intentions.schemas import BlockSchema, IntentionSchema, OfferSchema
+from vrm.intentions.service import IntentionService
 from vrm.profile.schemas import ProfileRevisionSchema, ProfileSchema
 from vrm.profile.service import ProfileService
 from vrm.terms.schemas import AgreementSchema
 from vrm.terms.service import TermsService
+from vrm.vendors.blocks import BlockService
 from vrm.vendors.schemas import PersonVendorSchema
 from vrm.vendors.service import VendorService
 
@@ -79,6 +83,24 @@ def _consents(session: Session, keyring: Keyring, accounts: AccountService, pers
     return exported
 
 
+def _intentions(
+    session: Session, keyring: Keyring, accounts: AccountService, person: Person
+) -> Any:
+    intentions, offers = IntentionService(session, keyring), OfferService(session, keyring)
+    exported = []
+    for view in intentions.describe(intentions.page(person.id, limit=1_000_000, cursor=None).data):
+        item = IntentionSchema().dump(view)
+        received = offers.person_page(person.id, view["id"], limit=1_000_000, cursor=None).data
+        item["received_offers"] = OfferSchema(many=True).dump(offers.describe(received))
+        exported.append(item)
+    return exported
+
+
+def _blocks(session: Session, keyring: Keyring, accounts: AccountService, person: Person) -> Any:
+    blocks = BlockService(session, keyring).page(person.id, limit=1_000_000, cursor=None)
+    return BlockSchema(many=True).dump(blocks.data)
+
+
 def _access_log(
     session: Session, keyring: Keyring, accounts: AccountService, person: Person
 ) -> Any:
@@ -92,6 +114,8 @@ EXPORT_SECTIONS: dict[str, Section] = {
     "vendors": _vendors,
     "agreements": _agreements,
     "consents": _consents,
+    "intentions": _intentions,
+    "blocked_vendors": _blocks,
     "access_log": _access_log,
 }
 
