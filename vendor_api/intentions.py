@@ -128,7 +128,7 @@ def make_offer(body: dict[str, Any], intention_id: uuid.UUID) -> dict[str, Any]:
 def list_offers(args: dict[str, Any]) -> Page[Any]:
     """Your offers and their states, newest first."""
     service = offer_service()
-    page = service.vendor_page(caller().id, **page_args(args))
+    page = service.vendor_page(caller().id, person_id=token().person_id, **page_args(args))
     return Page(service.describe(page.data), page.next_cursor)
 
 
@@ -139,7 +139,7 @@ def list_offers(args: dict[str, Any]) -> Page[Any]:
 def get_offer(offer_id: uuid.UUID) -> dict[str, Any]:
     """One of your offers."""
     service = offer_service()
-    return service.describe([service.vendor_get(caller().id, offer_id)])[0]
+    return service.describe([service.vendor_get(caller().id, offer_id, token().person_id)])[0]
 
 
 @blp.route("/offers/<uuid:offer_id>/withdraw", methods=["POST"])
@@ -150,4 +150,4 @@ def get_offer(offer_id: uuid.UUID) -> dict[str, Any]:
 def withdraw_offer(offer_id: uuid.UUID) -> dict[str, Any]:
     """Withdraw an open offer (then you may offer again)."""
     service = offer_service()
-    return service.describe([service.withdraw(caller().id, offer_id)])[0]
+    return service.describe([service.withdraw(caller().id, offer_id, token().person_id)])[0]

@@ -10,10 +10,10 @@ from vrm.intentions.models import (
     Intention,
     IntentionKeyword,
     IntentionMatch,
+    IntentionReach,
     Offer,
     Subscription,
     SubscriptionKey,
-    SubscriptionKeyword,
 )
 from vrm.profile.models import ProfileAttribute, ProfileRevision
 from vrm.terms.models import Agreement, PersonTerms, VendorTerms
@@ -38,10 +38,10 @@ __all__ = [
     "Intention",
     "IntentionKeyword",
     "IntentionMatch",
+    "IntentionReach",
     "Offer",
     "Subscription",
     "SubscriptionKey",
-    "SubscriptionKeyword",
     "PersonTerms",
     "VendorTerms",
     "AuthorizationCode",

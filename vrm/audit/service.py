@@ -68,7 +68,11 @@ class AuditLog:
     ) -> AuditEvent:
         """Add an entry; call inside a write transaction."""
         # Lock the person row first (the head may not exist yet): appends never race.
-        self.session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
+        # NO KEY UPDATE (PostgreSQL) does not wait for the key-share locks that rows
+        # referencing the person hold, so two of their writes queue instead of deadlocking.
+        self.session.execute(
+            select(Person.id).where(Person.id == person_id).with_for_update(key_share=True)
+        )
         head = self.session.scalar(
             select(AuditHead).where(AuditHead.person_id == person_id).with_for_update()
         )

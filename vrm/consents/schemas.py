@@ -38,7 +38,13 @@ class ConsentSchema(ma.Schema):
     purposes = fields.List(fields.String())
     terms = fields.List(fields.Dict())
     state = fields.String(metadata={"enum": list(STATES)})
-    origin = fields.String(metadata={"enum": ["person", "vendor", "oauth"]})
+    origin = fields.String(
+        metadata={
+            "enum": ["person", "vendor", "oauth", "intention", "offer"],
+            "description": "person: granted directly; vendor: a request; oauth: the consent "
+            "screen; intention: fields an intention discloses; offer: an accepted offer",
+        }
+    )
     message = fields.String(allow_none=True)
     requested_days = fields.Integer(allow_none=True)
     given_at = fields.DateTime(allow_none=True)

@@ -184,7 +184,8 @@ class ConsentService:
                 self._set_state(consent, state)
 
     def extend_within(self, consent_ids: list[uuid.UUID], expires_at: datetime) -> None:
-        """Move the end of still-given consents (the intention's expiry changed)."""
+        """Move the end of still-given consents (the intention's expiry changed), never
+        beyond the longest the person lets a consent last."""
         if not consent_ids:
             return
         for consent in self.session.scalars(
@@ -193,8 +194,11 @@ class ConsentService:
             .with_for_update()
         ):
             self._expire_if_due(consent)
-            if consent.state == "given" and consent.expires_at != expires_at:
-                consent.expires_at = expires_at
+            longest = self.terms.of_person(consent.person_id).consent_max_days
+            assert consent.given_at is not None
+            until = min(expires_at, consent.given_at + timedelta(days=longest))
+            if consent.state == "given" and consent.expires_at != until:
+                consent.expires_at = until
                 consent.updated_at = clock.now()
                 self._record(consent, self._vendor(consent.vendor_id), "modified")
 

@@ -46,8 +46,6 @@ class Intention(Base):
     wanted_by: Mapped[date | None]
     terms: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     disclose: Mapped[list[str]] = mapped_column(JSON)
-    # How many vendors it ever reached (feed rows go when it closes; this stays).
-    reached: Mapped[int] = mapped_column(default=0)
     published_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -63,6 +61,20 @@ class IntentionKeyword(Base):
         ForeignKey("intentions.id", ondelete="CASCADE"), primary_key=True
     )
     digest: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class IntentionReach(Base):
+    """Each vendor an intention ever reached (feed rows go when it closes; these stay),
+    so the person knows how far it went."""
+
+    __tablename__ = "intention_reach"
+
+    intention_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("intentions.id", ondelete="CASCADE"), primary_key=True
+    )
+    vendor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("vendors.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Subscription(Base):
@@ -87,7 +99,7 @@ class Subscription(Base):
 
 
 class SubscriptionKey(Base):
-    """One ``category|place`` key a subscription accepts (``*`` for any)."""
+    """One key a subscription is filed under (see ``matching``)."""
 
     __tablename__ = "subscription_keys"
 
@@ -97,27 +109,17 @@ class SubscriptionKey(Base):
     )
 
 
-class SubscriptionKeyword(Base):
-    """A keyed digest of one subscription keyword (same key as intention keywords)."""
-
-    __tablename__ = "subscription_keywords"
-
-    subscription_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True
-    )
-    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-
-
 class IntentionMatch(Base):
-    """An open intention as one vendor's feed holds it. Deleted when the intention closes
-    or the person blocks the vendor; ``expires_at`` is checked at read time too."""
+    """An open intention as one vendor's feed holds it, in the order it was matched.
+    Deleted when the intention closes or the person blocks the vendor; ``expires_at`` is
+    checked at read time too."""
 
     __tablename__ = "intention_matches"
     __table_args__ = (
         Index(
-            "ix_intention_matches_vendor_id_published_at_intention_id",
+            "ix_intention_matches_vendor_id_created_at_intention_id",
             "vendor_id",
-            "published_at",
+            "created_at",
             "intention_id",
         ),
         Index("ix_intention_matches_person_id_vendor_id", "person_id", "vendor_id"),

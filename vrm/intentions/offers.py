@@ -87,7 +87,11 @@ class OfferService:
                     field="accepted_terms",
                     extra={"missing_terms": missing},
                 )
-            if self._open_offer(vendor.id, intention.id) is not None:
+            if self._offer_in(vendor.id, intention.id, "declined") is not None:
+                raise Conflict(
+                    "The person declined your offer on this intention", field="intention_id"
+                )
+            if self._offer_in(vendor.id, intention.id, "open") is not None:
                 raise Conflict(
                     "You already have an open offer on this intention; withdraw it first",
                     field="intention_id",
@@ -126,22 +130,43 @@ class OfferService:
             )
         return offer
 
-    def vendor_page(self, vendor_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page[Offer]:
+    def vendor_page(
+        self,
+        vendor_id: uuid.UUID,
+        *,
+        limit: int,
+        cursor: str | None,
+        person_id: uuid.UUID | None = None,
+    ) -> Page[Offer]:
+        """The vendor's offers (to one person only, for a token that person issued)."""
         stmt = select(Offer).where(Offer.vendor_id == vendor_id)
+        if person_id is not None:
+            stmt = stmt.where(Offer.person_id == person_id)
         found = newest_first(
             self.session, stmt, Offer.created_at, Offer.id, limit=limit, cursor=cursor
         )
         return Page([self._fresh(o) for o in found.data], found.next_cursor)
 
-    def vendor_get(self, vendor_id: uuid.UUID, offer_id: uuid.UUID) -> Offer:
+    def vendor_get(
+        self, vendor_id: uuid.UUID, offer_id: uuid.UUID, person_id: uuid.UUID | None = None
+    ) -> Offer:
         offer = self.session.get(Offer, offer_id)
-        if offer is None or offer.vendor_id != vendor_id:
+        if (
+            offer is None
+            or offer.vendor_id != vendor_id
+            or (person_id is not None and offer.person_id != person_id)
+        ):
             raise NotFound("No such offer")
         return self._fresh(offer)
 
-    def withdraw(self, vendor_id: uuid.UUID, offer_id: uuid.UUID) -> Offer:
+    def withdraw(
+        self, vendor_id: uuid.UUID, offer_id: uuid.UUID, person_id: uuid.UUID | None = None
+    ) -> Offer:
+        owner = Offer.vendor_id == vendor_id
+        if person_id is not None:
+            owner = owner & (Offer.person_id == person_id)
         with write_transaction(self.session):
-            offer = self._locked(Offer.vendor_id == vendor_id, offer_id)
+            offer = self._locked(owner, offer_id)
             self._must_be_open(offer)
             self._answer(offer, "withdrawn")
         return offer
@@ -197,12 +222,17 @@ class OfferService:
                 field="duration_days",
             )
         with write_transaction(self.session):
+            # The intention first, then the offer: the order every writer takes them in.
+            intention = self.session.scalar(
+                select(Intention)
+                .join(Offer, Offer.intention_id == Intention.id)
+                .where(Offer.id == offer_id, Offer.person_id == person_id)
+                .with_for_update(of=Intention)
+            )
+            if intention is None:
+                raise NotFound("No such offer")
             offer = self._locked(Offer.person_id == person_id, offer_id)
             self._must_be_open(offer)
-            intention = self.session.scalar(
-                select(Intention).where(Intention.id == offer.intention_id).with_for_update()
-            )
-            assert intention is not None
             if intention.state != "open" or intention.expires_at <= clock.now():
                 state = "expired" if intention.state == "open" else intention.state
                 raise Conflict(f"This intention is {state}", field="state")
@@ -290,7 +320,14 @@ class OfferService:
         self, vendor_id: uuid.UUID, intention_id: uuid.UUID, person_id: uuid.UUID | None
     ) -> Intention:
         match = self.session.get(IntentionMatch, (vendor_id, intention_id))
-        intention = self.session.get(Intention, intention_id) if match else None
+        # Locked: a withdrawal or an acceptance waits for the offer, or the offer for them.
+        intention = (
+            self.session.scalar(
+                select(Intention).where(Intention.id == intention_id).with_for_update()
+            )
+            if match
+            else None
+        )
         now = clock.now()
         if (
             intention is None
@@ -301,13 +338,15 @@ class OfferService:
             raise NotFound("No such intention in your feed")
         return intention
 
-    def _open_offer(self, vendor_id: uuid.UUID, intention_id: uuid.UUID) -> Offer | None:
+    def _offer_in(self, vendor_id: uuid.UUID, intention_id: uuid.UUID, state: str) -> Offer | None:
         return self.session.scalar(
-            select(Offer).where(
+            select(Offer)
+            .where(
                 Offer.vendor_id == vendor_id,
                 Offer.intention_id == intention_id,
-                Offer.state == "open",
+                Offer.state == state,
             )
+            .limit(1)
         )
 
     def _locked(self, owner: Any, offer_id: uuid.UUID) -> Offer:

@@ -74,7 +74,7 @@ class IntentionEditSchema(ma.Schema):
         validate=validate.Length(max=20),
         metadata={"example": ["gravel", "carbon"]},
     )
-    quantity = fields.Integer(validate=validate.Range(1, 1_000_000))
+    quantity = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
     price = fields.Nested(PriceRangeSchema, allow_none=True)
     location = fields.Nested(LocationSchema, allow_none=True)
     wanted_by = fields.Date(allow_none=True, metadata={"example": "2026-12-20"})
@@ -144,6 +144,7 @@ class MatchedIntentionSchema(_IntentionBase):
     """An intention in your feed: the person only as your customer_ref."""
 
     customer_ref = fields.String()
+    matched_at = fields.DateTime(metadata={"description": "When it joined your feed"})
     disclosed = fields.Dict(
         allow_none=True,
         metadata={"description": "Profile fields the person chose to disclose, if any"},
@@ -178,7 +179,10 @@ class SubscriptionInSchema(ma.Schema):
     price = fields.Nested(
         PriceRangeSchema,
         allow_none=True,
-        metadata={"description": "Only intentions in this currency whose budget overlaps"},
+        metadata={
+            "description": "Only intentions priced in this currency whose budget overlaps "
+            "the band (an open end overlaps)"
+        },
     )
 
 

@@ -22,14 +22,20 @@ from vrm.crypto import Keyring, aad_for
 from vrm.db import insert_missing, write_transaction
 from vrm.errors import Conflict, NotFound, ValidationFailed
 from vrm.intentions.matching import Matcher
-from vrm.intentions.models import Intention, IntentionKeyword, IntentionMatch, Offer
+from vrm.intentions.models import (
+    Intention,
+    IntentionKeyword,
+    IntentionMatch,
+    IntentionReach,
+    Offer,
+)
 from vrm.intentions.taxonomy import check_category
 from vrm.intentions.values import (
     check_country,
     check_currency,
     check_region,
     from_minor,
-    normalise_keyword,
+    phrase,
     to_minor,
 )
 from vrm.pagination import Page, newest_first
@@ -94,13 +100,12 @@ class IntentionService:
             published_at=now,
             updated_at=now,
             closed_at=None,
-            reached=0,
             content="",
             **checked.columns,
         )
         intention.content = self._seal(intention.id, checked.content)
         with write_transaction(self.session):
-            self.matcher.guard(subscribing=False)
+            self.matcher.guard(exclusive=False)
             self.session.add(intention)
             self.session.flush()
             digests = self._index_words(intention, checked)
@@ -126,7 +131,7 @@ class IntentionService:
                     field=fixed,
                 )
         with write_transaction(self.session):
-            self.matcher.guard(subscribing=False)
+            self.matcher.guard(exclusive=False)
             intention = self._own(person_id, intention_id, lock=True)
             self._must_be_open(intention)
             merged = {**self.content(intention), **self._input_view(intention), **patch}
@@ -180,6 +185,7 @@ class IntentionService:
 
     def withdraw(self, person_id: uuid.UUID, intention_id: uuid.UUID) -> Intention:
         with write_transaction(self.session):
+            self.matcher.guard(exclusive=False)
             intention = self._own(person_id, intention_id, lock=True)
             self._must_be_open(intention)
             self.close_within(intention, "withdrawn")
@@ -193,16 +199,20 @@ class IntentionService:
                 select(Intention.id).where(Intention.state == "open", Intention.expires_at <= now)
             )
         )
+        closed = 0
         for intention_id in ids:
             with write_transaction(self.session):
+                self.matcher.guard(exclusive=False)
+                # Several workers may run: each closes what the others have not locked.
                 intention = self.session.scalar(
                     select(Intention)
                     .where(Intention.id == intention_id, Intention.state == "open")
-                    .with_for_update()
+                    .with_for_update(skip_locked=True)
                 )
                 if intention is not None:
                     self.close_within(intention, "expired")
-        return len(ids)
+                    closed += 1
+        return closed
 
     def close_within(self, intention: Intention, state: str) -> None:
         """Close the intention: it leaves every feed, its open offers close, and the
@@ -255,13 +265,25 @@ class IntentionService:
     def describe(self, intentions: list[Intention]) -> list[dict[str, Any]]:
         """The person's view: content, state, how many vendors it reached, offers."""
         ids = [i.id for i in intentions]
+        reached = dict(
+            self.session.execute(
+                select(IntentionReach.intention_id, func.count())
+                .where(IntentionReach.intention_id.in_(ids))
+                .group_by(IntentionReach.intention_id)
+            ).all()
+        )
+        now = clock.now()
         offers: dict[uuid.UUID, dict[str, int]] = {}
-        for intention_id, state, n in self.session.execute(
-            select(Offer.intention_id, Offer.state, func.count())
+        # An open offer past its validity counts as expired, as it reads everywhere.
+        lapsed = (Offer.state == "open") & (Offer.valid_until <= now)
+        for intention_id, is_lapsed, state, n in self.session.execute(
+            select(Offer.intention_id, lapsed, Offer.state, func.count())
             .where(Offer.intention_id.in_(ids))
-            .group_by(Offer.intention_id, Offer.state)
+            .group_by(Offer.intention_id, lapsed, Offer.state)
         ):
-            offers.setdefault(intention_id, {})[state] = n
+            counted = offers.setdefault(intention_id, {})
+            shown = "expired" if is_lapsed else state
+            counted[shown] = counted.get(shown, 0) + n
         return [
             {
                 **self.public_view(i),
@@ -269,7 +291,7 @@ class IntentionService:
                 "disclose": i.disclose,
                 "updated_at": i.updated_at,
                 "closed_at": i.closed_at,
-                "matched_vendors": i.reached,
+                "matched_vendors": reached.get(i.id, 0),
                 "offers": {
                     "open": offers.get(i.id, {}).get("open", 0),
                     "total": sum(offers.get(i.id, {}).values()),
@@ -343,7 +365,14 @@ class IntentionService:
         if not title:
             raise ValidationFailed("Give the intention a title", field="title")
         category = check_category(data.get("category") or "")
-        keywords = sorted({normalise_keyword(k) for k in data.get("keywords") or []} - {""})
+        keywords = []
+        for position, keyword in enumerate(data.get("keywords") or []):
+            if not phrase(keyword):
+                raise ValidationFailed(
+                    "A keyword needs a letter or digit", field=f"keywords.{position}"
+                )
+            keywords.append(phrase(keyword))
+        keywords = sorted(set(keywords))
         if len(keywords) > KEYWORDS_MAX:
             raise ValidationFailed(f"At most {KEYWORDS_MAX} keywords", field="keywords")
         columns: dict[str, Any] = {
@@ -449,19 +478,8 @@ class IntentionService:
         now = clock.now()
         consent_of: dict[uuid.UUID, uuid.UUID] = {}
         if intention.disclose:
-            vendors = self.session.scalars(select(Vendor).where(Vendor.id.in_(vendor_ids)))
-            for vendor in vendors:
-                consent = self.consents.open_within(
-                    intention.person_id,
-                    vendor,
-                    intention.disclose,
-                    origin="intention",
-                    terms=intention.terms,
-                    expires_at=intention.expires_at,
-                )
-                consent_of[vendor.id] = consent.id
-            self.session.flush()
-        self.count_reached(intention.id, len(vendor_ids))
+            consent_of = self._disclose_to(intention, vendor_ids)
+        self.count_reached(intention.id, vendor_ids)
         insert_missing(
             self.session,
             IntentionMatch,
@@ -480,11 +498,46 @@ class IntentionService:
         )
         return len(vendor_ids)
 
-    def count_reached(self, intention_id: uuid.UUID, new_vendors: int) -> None:
-        self.session.execute(
-            update(Intention)
-            .where(Intention.id == intention_id)
-            .values(reached=Intention.reached + new_vendors)
+    def _disclose_to(
+        self, intention: Intention, vendor_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """The disclosed fields go, as a consent with a receipt, to each reached vendor
+        that accepts the terms the intention is published under; the others see the
+        intention without them. Each proffer is an agreement record, as anywhere."""
+        terms = TermsService(self.session, self.keyring)
+        # No longer than the intention, nor than the person lets any consent last.
+        longest = clock.now() + timedelta(
+            days=terms.of_person(intention.person_id).consent_max_days
+        )
+        until = min(intention.expires_at, longest)
+        consent_of: dict[uuid.UUID, uuid.UUID] = {}
+        for vendor in self.session.scalars(select(Vendor).where(Vendor.id.in_(vendor_ids))):
+            agreement = terms.proffer(
+                intention.person_id,
+                vendor,
+                self.keyring.pseudonym(vendor.id, intention.person_id),
+                terms=intention.terms,
+            )
+            if agreement.status != "accepted":
+                continue
+            consent = self.consents.open_within(
+                intention.person_id,
+                vendor,
+                intention.disclose,
+                origin="intention",
+                terms=intention.terms,
+                expires_at=until,
+                agreement_id=agreement.id,
+            )
+            consent_of[vendor.id] = consent.id
+        self.session.flush()
+        return consent_of
+
+    def count_reached(self, intention_id: uuid.UUID, vendor_ids: list[uuid.UUID]) -> None:
+        insert_missing(
+            self.session,
+            IntentionReach,
+            [{"intention_id": intention_id, "vendor_id": v} for v in vendor_ids],
         )
 
     def _matches(self, intention_id: uuid.UUID) -> list[IntentionMatch]:

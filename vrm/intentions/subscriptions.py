@@ -20,7 +20,6 @@ from vrm.intentions.models import (
     IntentionMatch,
     Subscription,
     SubscriptionKey,
-    SubscriptionKeyword,
 )
 from vrm.intentions.service import IntentionService
 from vrm.intentions.taxonomy import check_category
@@ -28,7 +27,7 @@ from vrm.intentions.values import (
     check_currency,
     check_region,
     from_minor,
-    normalise_keyword,
+    phrase,
     to_minor,
 )
 from vrm.pagination import Page, newest_first
@@ -58,13 +57,15 @@ class SubscriptionService:
             check_category(category, field=f"categories.{position}")
         for position, region in enumerate(regions):
             check_region(region, field=f"regions.{position}")
-        keywords = sorted(
-            {
-                normalise_keyword(k)
-                for k in self._listed(data.get("keywords"), "keywords", KEYWORDS_MAX)
-            }
-            - {""}
-        )
+        keywords = []
+        listed = self._listed(data.get("keywords"), "keywords", KEYWORDS_MAX)
+        for position, keyword in enumerate(listed):
+            if not phrase(keyword):
+                raise ValidationFailed(
+                    "A keyword needs a letter or digit", field=f"keywords.{position}"
+                )
+            keywords.append(phrase(keyword))
+        keywords = sorted(set(keywords))
         currency, low, high = None, None, None
         price = data.get("price")
         if price:
@@ -89,7 +90,7 @@ class SubscriptionService:
             created_at=now,
         )
         with write_transaction(self.session):
-            self.matcher.guard(subscribing=True)
+            self.matcher.guard(exclusive=True)
             held = self.session.scalar(
                 select(func.count()).where(Subscription.vendor_id == vendor.id)
             )
@@ -99,20 +100,13 @@ class SubscriptionService:
                 )
             self.session.add(subscription)
             self.session.flush()
+            digests = [self.matcher.digest(k) for k in keywords]
             insert_missing(
                 self.session,
                 SubscriptionKey,
                 [
                     {"key": key, "subscription_id": subscription.id}
-                    for key in sorted(set(index_keys(categories, regions)))
-                ],
-            )
-            insert_missing(
-                self.session,
-                SubscriptionKeyword,
-                [
-                    {"subscription_id": subscription.id, "digest": d}
-                    for d in sorted({self.matcher.digest(k) for k in keywords})
+                    for key in index_keys(categories, regions, digests, currency)
                 ],
             )
             self._backfill(subscription, vendor)
@@ -147,7 +141,7 @@ class SubscriptionService:
             ],
         )
         for intention in plain:
-            self.intentions.count_reached(intention.id, 1)
+            self.intentions.count_reached(intention.id, [vendor.id])
         for intention in fresh:
             if intention.disclose:
                 self.intentions.match_within(intention, [vendor.id])
@@ -208,8 +202,8 @@ class SubscriptionService:
         cursor: str | None,
         person_id: uuid.UUID | None = None,
     ) -> Page[dict[str, Any]]:
-        """Open intentions matched to this vendor, newest first (only one person's when
-        the token was issued by that person)."""
+        """Open intentions matched to this vendor, the latest matched first (only one
+        person's when the token was issued by that person)."""
         stmt = select(IntentionMatch).where(
             IntentionMatch.vendor_id == vendor.id, IntentionMatch.expires_at > clock.now()
         )
@@ -218,7 +212,7 @@ class SubscriptionService:
         found = newest_first(
             self.session,
             stmt,
-            IntentionMatch.published_at,
+            IntentionMatch.created_at,
             IntentionMatch.intention_id,
             limit=limit,
             cursor=cursor,
@@ -254,6 +248,7 @@ class SubscriptionService:
             {
                 **self.intentions.public_view(intentions[m.intention_id]),
                 "customer_ref": self.keyring.pseudonym(vendor.id, m.person_id),
+                "matched_at": m.created_at,
                 "disclosed": disclosed.get(m.intention_id),
             }
             for m in matches

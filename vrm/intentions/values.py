@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import pycountry
 from babel.numbers import get_currency_precision
@@ -17,30 +17,31 @@ from vrm.errors import ValidationFailed
 MAX_AMOUNT = Decimal("1000000000000")  # a trillion: more is a typo, not a budget
 
 
+# ISO 4217 codes that name no money: "no currency" and "for testing".
+NOT_MONEY = {"XXX", "XTS"}
+
+
 def check_currency(code: str, *, field: str) -> str:
-    if (
-        not isinstance(code, str)
-        or len(code) != 3
-        or pycountry.currencies.get(alpha_3=code) is None
-    ):
+    """An ISO 4217 code, returned in capitals (``eur`` is ``EUR``)."""
+    upper = code.upper() if isinstance(code, str) else ""
+    if len(upper) != 3 or upper in NOT_MONEY or pycountry.currencies.get(alpha_3=upper) is None:
         raise ValidationFailed(f"{code!r} is not an ISO 4217 currency code", field=field)
-    return code
+    return upper
 
 
 def to_minor(amount: Decimal, currency: str, *, field: str) -> int:
-    """``Decimal("12.50")``, ``"EUR"`` -> ``1250``; refuses more decimals than the currency has."""
+    """``Decimal("12.50")``, ``"EUR"`` -> ``1250``; refuses more decimals than the currency
+    has (exactly: nothing is rounded away)."""
     places = get_currency_precision(currency)
-    try:
-        if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
-            raise ValidationFailed("Give an amount from 0 to 1000000000000", field=field)
-        scaled = amount.scaleb(places)
-        if scaled != scaled.to_integral_value():
-            raise ValidationFailed(
-                f"{currency} amounts have at most {places} decimal places", field=field
-            )
-    except InvalidOperation:
-        raise ValidationFailed("Not an amount", field=field) from None
-    return int(scaled)
+    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
+        raise ValidationFailed("Give an amount from 0 to 1000000000000", field=field)
+    exponent = amount.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # finite, checked above
+    if amount and exponent < -places:
+        raise ValidationFailed(
+            f"{currency} amounts have at most {places} decimal places", field=field
+        )
+    return int(amount.scaleb(places))
 
 
 def from_minor(minor: int | None, currency: str | None) -> str | None:
@@ -51,18 +52,21 @@ def from_minor(minor: int | None, currency: str | None) -> str | None:
 
 
 def check_country(code: str, *, field: str) -> str:
-    if pycountry.countries.get(alpha_2=code) is None or len(code) != 2:
+    """An ISO 3166-1 alpha-2 code, returned in capitals."""
+    upper = code.upper()
+    if len(upper) != 2 or pycountry.countries.get(alpha_2=upper) is None:
         raise ValidationFailed(f"{code!r} is not an ISO 3166-1 alpha-2 country code", field=field)
-    return code
+    return upper
 
 
 def check_region(code: str, *, field: str) -> str:
-    """An ISO 3166-1 country (``FR``) or an ISO 3166-2 subdivision (``FR-IDF``)."""
+    """An ISO 3166-1 country (``FR``) or an ISO 3166-2 subdivision (``FR-IDF``), in capitals."""
     if len(code) == 2:
         return check_country(code, field=field)
-    if pycountry.subdivisions.get(code=code) is None:
+    upper = code.upper()
+    if pycountry.subdivisions.get(code=upper) is None:
         raise ValidationFailed(f"{code!r} is not an ISO 3166-2 region code", field=field)
-    return code
+    return upper
 
 
 def region_lineage(country: str | None, region: str | None) -> list[str]:
@@ -79,15 +83,25 @@ def region_lineage(country: str | None, region: str | None) -> list[str]:
 
 
 _WORD = re.compile(r"\w+")
+PHRASE_WORDS = 3
 
 
-def normalise_keyword(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold().strip()
+def words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-def words(*texts: str) -> set[str]:
-    """The searchable words of free text (a title), normalised like keywords."""
-    found: set[str] = set()
-    for text in texts:
-        found.update(_WORD.findall(normalise_keyword(text)))
-    return found
+def phrase(text: str) -> str:
+    """A keyword as matched: case-folded words joined by one space (``E-Bike`` is
+    ``e bike``); empty when it holds no word."""
+    return " ".join(words(text))
+
+
+def phrases(text: str) -> set[str]:
+    """Every run of one to three words of ``text``, so that a keyword ``e-bike`` or
+    ``gravel bike`` is found in a title that contains it."""
+    found = words(text)
+    return {
+        " ".join(found[i : i + n])
+        for n in range(1, PHRASE_WORDS + 1)
+        for i in range(len(found) - n + 1)
+    }

@@ -14,6 +14,7 @@ from vrm.audit.service import AuditLog
 from vrm.crypto import Keyring
 from vrm.db import insert_missing, write_transaction
 from vrm.errors import NotFound
+from vrm.intentions.matching import Matcher
 from vrm.intentions.models import IntentionMatch, Offer
 from vrm.intentions.service import IntentionService
 from vrm.pagination import Page, newest_first
@@ -31,6 +32,8 @@ class BlockService:
             raise NotFound("No such vendor", field="vendor_id")
         now = clock.now()
         with write_transaction(self.session):
+            # Alone against publications and backfills, or one could match it just after.
+            Matcher(self.session, self.keyring).guard(exclusive=True)
             insert_missing(
                 self.session,
                 VendorBlock,

@@ -1,8 +1,8 @@
 """intentions, subscriptions, matches, offers, blocks, conversations
 
-Revision ID: 7309ce9eee7d
+Revision ID: b80e7d3cb0fc
 Revises: 7c22d56e7318
-Create Date: 2026-11-23 11:12:06.868258
+Create Date: 2026-11-23 11:29:23.088124
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import vrm.db
 
-revision: str = "7309ce9eee7d"
+revision: str = "b80e7d3cb0fc"
 down_revision: str | None = "7c22d56e7318"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -36,7 +36,6 @@ def upgrade() -> None:
         sa.Column("wanted_by", sa.Date(), nullable=True),
         sa.Column("terms", sa.JSON(), nullable=False),
         sa.Column("disclose", sa.JSON(), nullable=False),
-        sa.Column("reached", sa.Integer(), nullable=False),
         sa.Column("published_at", vrm.db.UTCDateTime(), nullable=False),
         sa.Column("expires_at", vrm.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", vrm.db.UTCDateTime(), nullable=False),
@@ -125,6 +124,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_intention_keywords_digest"), ["digest"], unique=False)
 
     op.create_table(
+        "intention_reach",
+        sa.Column("intention_id", sa.Uuid(), nullable=False),
+        sa.Column("vendor_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["intention_id"],
+            ["intentions.id"],
+            name=op.f("fk_intention_reach_intention_id_intentions"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["vendor_id"],
+            ["vendors.id"],
+            name=op.f("fk_intention_reach_vendor_id_vendors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("intention_id", "vendor_id", name=op.f("pk_intention_reach")),
+    )
+    with op.batch_alter_table("intention_reach", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_intention_reach_vendor_id"), ["vendor_id"], unique=False
+        )
+
+    op.create_table(
         "subscription_keys",
         sa.Column("key", sa.String(length=140), nullable=False),
         sa.Column("subscription_id", sa.Uuid(), nullable=False),
@@ -141,18 +163,6 @@ def upgrade() -> None:
             batch_op.f("ix_subscription_keys_subscription_id"), ["subscription_id"], unique=False
         )
 
-    op.create_table(
-        "subscription_keywords",
-        sa.Column("subscription_id", sa.Uuid(), nullable=False),
-        sa.Column("digest", sa.String(length=64), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["subscription_id"],
-            ["subscriptions.id"],
-            name=op.f("fk_subscription_keywords_subscription_id_subscriptions"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("subscription_id", "digest", name=op.f("pk_subscription_keywords")),
-    )
     op.create_table(
         "intention_matches",
         sa.Column("vendor_id", sa.Uuid(), nullable=False),
@@ -196,8 +206,8 @@ def upgrade() -> None:
             "ix_intention_matches_person_id_vendor_id", ["person_id", "vendor_id"], unique=False
         )
         batch_op.create_index(
-            "ix_intention_matches_vendor_id_published_at_intention_id",
-            ["vendor_id", "published_at", "intention_id"],
+            "ix_intention_matches_vendor_id_created_at_intention_id",
+            ["vendor_id", "created_at", "intention_id"],
             unique=False,
         )
 
@@ -340,16 +350,19 @@ def downgrade() -> None:
 
     op.drop_table("offers")
     with op.batch_alter_table("intention_matches", schema=None) as batch_op:
-        batch_op.drop_index("ix_intention_matches_vendor_id_published_at_intention_id")
+        batch_op.drop_index("ix_intention_matches_vendor_id_created_at_intention_id")
         batch_op.drop_index("ix_intention_matches_person_id_vendor_id")
         batch_op.drop_index(batch_op.f("ix_intention_matches_intention_id"))
 
     op.drop_table("intention_matches")
-    op.drop_table("subscription_keywords")
     with op.batch_alter_table("subscription_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscription_keys_subscription_id"))
 
     op.drop_table("subscription_keys")
+    with op.batch_alter_table("intention_reach", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_intention_reach_vendor_id"))
+
+    op.drop_table("intention_reach")
     with op.batch_alter_table("intention_keywords", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_intention_keywords_digest"))
 
