@@ -404,8 +404,8 @@ class IntentionService:
                 check_region(region, field="location.region")
                 if len(region) == 2:
                     raise ValidationFailed(
-                        "A region is an ISO 3166-2 code such as FR-IDF; put a country in "
-                        "location.country",
+                        "A region is an ISO 3166-2 code such as FR-IDF; a country alone "
+                        "goes in the country",
                         field="location.region",
                     )
                 if country and region[:2] != country:
