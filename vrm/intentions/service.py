@@ -400,8 +400,10 @@ class IntentionService:
         if location:
             region = location.get("region")
             country = location.get("country")
+            if country:
+                country = check_country(country, field="location.country")
             if region:
-                check_region(region, field="location.region")
+                region = check_region(region, field="location.region")
                 if len(region) == 2:
                     raise ValidationFailed(
                         "A region is an ISO 3166-2 code such as FR-IDF; a country alone "
@@ -411,8 +413,6 @@ class IntentionService:
                 if country and region[:2] != country:
                     raise ValidationFailed(f"{region} is not in {country}", field="location.region")
                 country = region[:2]
-            if country:
-                check_country(country, field="location.country")
             columns["country"], columns["region"] = country or None, region or None
             point = location.get("point")
             radius = location.get("radius_km")
@@ -471,11 +471,16 @@ class IntentionService:
         )
         return digests
 
-    def match_within(self, intention: Intention, vendor_ids: list[uuid.UUID]) -> int:
+    def match_within(
+        self,
+        intention: Intention,
+        vendor_ids: list[uuid.UUID],
+        matched_at: datetime | None = None,
+    ) -> int:
         """Write the feed rows, and the disclosure consents when the intention discloses."""
         if not vendor_ids:
             return 0
-        now = clock.now()
+        now = matched_at or clock.now()
         consent_of: dict[uuid.UUID, uuid.UUID] = {}
         if intention.disclose:
             consent_of = self._disclose_to(intention, vendor_ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from vrm.intentions.matching import Matcher, index_keys
 from vrm.intentions.models import (
     Intention,
     IntentionMatch,
+    IntentionReach,
     Subscription,
     SubscriptionKey,
 )
@@ -55,8 +57,12 @@ class SubscriptionService:
         regions = self._listed(data.get("regions"), "regions", REGIONS_MAX)
         for position, category in enumerate(categories):
             check_category(category, field=f"categories.{position}")
-        for position, region in enumerate(regions):
-            check_region(region, field=f"regions.{position}")
+        regions = list(
+            dict.fromkeys(
+                check_region(region, field=f"regions.{position}")
+                for position, region in enumerate(regions)
+            )
+        )
         keywords = []
         listed = self._listed(data.get("keywords"), "keywords", KEYWORDS_MAX)
         for position, keyword in enumerate(listed):
@@ -119,11 +125,16 @@ class SubscriptionService:
                 select(IntentionMatch.intention_id).where(IntentionMatch.vendor_id == vendor.id)
             )
         )
-        fresh = [
-            i for i in self.matcher.intentions_for(subscription, clock.now()) if i.id not in held
-        ]
-        plain = [i for i in fresh if not i.disclose]
+        fresh = sorted(
+            (i for i in self.matcher.intentions_for(subscription, clock.now()) if i.id not in held),
+            key=lambda i: (i.published_at, i.id),
+            reverse=True,
+        )
         now = clock.now()
+        # All matched at this moment; a microsecond apart so the feed (latest matched
+        # first) lists them newest published first.
+        matched_at = {i.id: now - timedelta(microseconds=rank) for rank, i in enumerate(fresh)}
+        plain = [i for i in fresh if not i.disclose]
         insert_missing(
             self.session,
             IntentionMatch,
@@ -135,16 +146,19 @@ class SubscriptionService:
                     "consent_id": None,
                     "published_at": i.published_at,
                     "expires_at": i.expires_at,
-                    "created_at": now,
+                    "created_at": matched_at[i.id],
                 }
                 for i in plain
             ],
         )
-        for intention in plain:
-            self.intentions.count_reached(intention.id, [vendor.id])
+        insert_missing(
+            self.session,
+            IntentionReach,
+            [{"intention_id": i.id, "vendor_id": vendor.id} for i in plain],
+        )
         for intention in fresh:
             if intention.disclose:
-                self.intentions.match_within(intention, [vendor.id])
+                self.intentions.match_within(intention, [vendor.id], matched_at[intention.id])
 
     def page(self, vendor_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page[Subscription]:
         return newest_first(

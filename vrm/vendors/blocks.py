@@ -63,7 +63,8 @@ class BlockService:
         return block
 
     def unblock(self, person_id: uuid.UUID, vendor_id: uuid.UUID) -> None:
-        """Future intentions match the vendor again; past ones stay out of its feed."""
+        """The vendor can match the person's intentions again: new ones, and open ones
+        through a new subscription or an edit."""
         with write_transaction(self.session):
             gone = self.session.execute(
                 delete(VendorBlock).where(
