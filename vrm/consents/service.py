@@ -23,6 +23,7 @@ from vrm.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from vrm.pagination import Page, newest_first
 from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.profile.service import ProfileService
+from vrm.terms.models import Agreement
 from vrm.terms.service import TermsService
 from vrm.vendors.models import Vendor
 from vrm.vendors.service import VendorService
@@ -140,60 +141,36 @@ class ConsentService:
         origin: str,
         terms: list[dict[str, Any]],
         expires_at: datetime,
-        agreement_id: uuid.UUID | None = None,
+        agreement: Agreement | None = None,
     ) -> Consent:
         """A consent for ``ServiceProvision`` the person gives by an act of their own:
         disclosing fields in an intention (to each vendor it reaches), or accepting an
         offer. Runs inside the caller's write transaction; ``fields`` may be empty (a
         vendor the person deals with, but reads nothing of)."""
         self.vendors.relate_within(vendor.id, person_id)
-        now = clock.now()
-        consent = Consent(
-            id=uuid.uuid4(),
-            person_id=person_id,
-            vendor_id=vendor.id,
-            agreement_id=agreement_id,
-            fields=sorted(set(fields)),
-            purposes=["ServiceProvision"],
-            terms=terms,
-            state="given",
-            origin=origin,
-            requested_days=None,
-            message=None,
-            given_at=now,
+        return self._open(
+            person_id,
+            vendor,
+            agreement,
+            sorted(set(fields)),
+            ["ServiceProvision"],
+            "given",
+            origin,
             expires_at=expires_at,
-            created_at=now,
-            updated_at=now,
+            terms=terms,
         )
-        self.session.add(consent)
-        self._record(consent, vendor, "given")
-        return consent
 
     def end_within(self, consent_ids: list[uuid.UUID], state: str = "withdrawn") -> None:
         """End the still-given ones among ``consent_ids`` (inside the caller's write
         transaction): the intention they came with has closed."""
-        if not consent_ids:
-            return
-        for consent in self.session.scalars(
-            select(Consent)
-            .where(Consent.id.in_(consent_ids), Consent.state == "given")
-            .with_for_update()
-        ):
-            self._expire_if_due(consent)
+        for consent in self._given_locked(consent_ids):
             if consent.state == "given":
                 self._set_state(consent, state)
 
     def extend_within(self, consent_ids: list[uuid.UUID], expires_at: datetime) -> None:
         """Move the end of still-given consents (the intention's expiry changed), never
         beyond the longest the person lets a consent last."""
-        if not consent_ids:
-            return
-        for consent in self.session.scalars(
-            select(Consent)
-            .where(Consent.id.in_(consent_ids), Consent.state == "given")
-            .with_for_update()
-        ):
-            self._expire_if_due(consent)
+        for consent in self._given_locked(consent_ids):
             longest = self.terms.of_person(consent.person_id).consent_max_days
             assert consent.given_at is not None
             until = min(expires_at, consent.given_at + timedelta(days=longest))
@@ -201,6 +178,21 @@ class ConsentService:
                 consent.expires_at = until
                 consent.updated_at = clock.now()
                 self._record(consent, self._vendor(consent.vendor_id), "modified")
+
+    def _given_locked(self, consent_ids: list[uuid.UUID]) -> list[Consent]:
+        """The still-given ones among ``consent_ids``, locked, any expiry recorded first."""
+        if not consent_ids:
+            return []
+        found = list(
+            self.session.scalars(
+                select(Consent)
+                .where(Consent.id.in_(consent_ids), Consent.state == "given")
+                .with_for_update()
+            )
+        )
+        for consent in found:
+            self._expire_if_due(consent)
+        return found
 
     # The person decides
 
@@ -431,26 +423,30 @@ class ConsentService:
         origin: str,
         *,
         days: int | None = None,
+        expires_at: datetime | None = None,
         requested_days: int | None = None,
         message: str | None = None,
+        terms: list[dict[str, Any]] | None = None,
     ) -> Consent:
         """Create a consent, given or requested, with its first event and receipt."""
         now = clock.now()
         given = state == "given"
+        if given and expires_at is None and days:
+            expires_at = now + timedelta(days=days)
         consent = Consent(
             id=uuid.uuid4(),
             person_id=person_id,
             vendor_id=vendor.id,
-            agreement_id=agreement.id,
+            agreement_id=agreement.id if agreement else None,
             fields=fields,
             purposes=purposes,
-            terms=agreement.terms,
+            terms=terms if terms is not None else agreement.terms,
             state=state,
             origin=origin,
             requested_days=requested_days,
             message=message,
             given_at=now if given else None,
-            expires_at=now + timedelta(days=days) if given and days else None,
+            expires_at=expires_at if given else None,
             created_at=now,
             updated_at=now,
         )

@@ -27,6 +27,7 @@ from vrm.intentions.service import IntentionService
 from vrm.intentions.values import check_currency, from_minor, to_minor
 from vrm.pagination import Page, newest_first
 from vrm.profile.schemas import PROFILE_FIELDS
+from vrm.terms.models import Agreement
 from vrm.terms.service import TermsService, term_refs
 from vrm.vendors.models import Vendor
 
@@ -246,7 +247,9 @@ class OfferService:
                 origin="offer",
                 terms=intention.terms,
                 expires_at=now + timedelta(days=days),
-                agreement_id=offer.agreement_id,
+                agreement=self.session.get(Agreement, offer.agreement_id)
+                if offer.agreement_id
+                else None,
             )
             offer.consent_id = consent.id
             self._answer(offer, "accepted")

@@ -32,11 +32,10 @@ from vrm.intentions.models import (
 from vrm.intentions.taxonomy import check_category
 from vrm.intentions.values import (
     check_country,
-    check_currency,
     check_region,
     from_minor,
     phrase,
-    to_minor,
+    price_band,
 )
 from vrm.pagination import Page, newest_first
 from vrm.profile.schemas import PROFILE_FIELDS
@@ -384,17 +383,9 @@ class IntentionService:
             "country": None,
             "region": None,
         }
-        price = data.get("price")
-        if price:
-            currency = check_currency(price.get("currency") or "", field="price.currency")
-            low, high = price.get("min"), price.get("max")
-            columns["currency"] = currency
-            if low is not None:
-                columns["price_min"] = to_minor(low, currency, field="price.min")
-            if high is not None:
-                columns["price_max"] = to_minor(high, currency, field="price.max")
-            if low is not None and high is not None and low > high:
-                raise ValidationFailed("The lowest price is above the highest", field="price.min")
+        columns["currency"], columns["price_min"], columns["price_max"] = price_band(
+            data.get("price")
+        )
         location = data.get("location") or {}
         place: dict[str, Any] = {}
         if location:
@@ -532,7 +523,7 @@ class IntentionService:
                 origin="intention",
                 terms=intention.terms,
                 expires_at=until,
-                agreement_id=agreement.id,
+                agreement=agreement,
             )
             consent_of[vendor.id] = consent.id
         self.session.flush()

@@ -26,11 +26,10 @@ from vrm.intentions.models import (
 from vrm.intentions.service import IntentionService
 from vrm.intentions.taxonomy import check_category
 from vrm.intentions.values import (
-    check_currency,
     check_region,
     from_minor,
     phrase,
-    to_minor,
+    price_band,
 )
 from vrm.pagination import Page, newest_first
 from vrm.profile.service import ProfileService
@@ -72,16 +71,7 @@ class SubscriptionService:
                 )
             keywords.append(phrase(keyword))
         keywords = sorted(set(keywords))
-        currency, low, high = None, None, None
-        price = data.get("price")
-        if price:
-            currency = check_currency(price.get("currency") or "", field="price.currency")
-            if price.get("min") is not None:
-                low = to_minor(price["min"], currency, field="price.min")
-            if price.get("max") is not None:
-                high = to_minor(price["max"], currency, field="price.max")
-            if low is not None and high is not None and low > high:
-                raise ValidationFailed("The lowest price is above the highest", field="price.min")
+        currency, low, high = price_band(data.get("price"))
         now = clock.now()
         subscription = Subscription(
             id=uuid.uuid4(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal
+from typing import Any
 
 import pycountry
 from babel.numbers import get_currency_precision
@@ -42,6 +43,19 @@ def to_minor(amount: Decimal, currency: str, *, field: str) -> int:
             f"{currency} amounts have at most {places} decimal places", field=field
         )
     return int(amount.scaleb(places))
+
+
+def price_band(price: dict[str, Any] | None) -> tuple[str | None, int | None, int | None]:
+    """``{"min", "max", "currency"}`` (either end open) -> currency and minor units."""
+    if not price:
+        return None, None, None
+    currency = check_currency(price.get("currency") or "", field="price.currency")
+    low, high = price.get("min"), price.get("max")
+    low_minor = None if low is None else to_minor(low, currency, field="price.min")
+    high_minor = None if high is None else to_minor(high, currency, field="price.max")
+    if low_minor is not None and high_minor is not None and low_minor > high_minor:
+        raise ValidationFailed("The lowest price is above the highest", field="price.min")
+    return currency, low_minor, high_minor
 
 
 def from_minor(minor: int | None, currency: str | None) -> str | None:
