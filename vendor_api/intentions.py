@@ -19,7 +19,7 @@ from vrm.intentions.schemas import (
     SubscriptionInSchema,
     SubscriptionSchema,
 )
-from vrm.intentions.taxonomy import CATEGORIES
+from vrm.intentions.taxonomy import LISTING
 from vrm.pagination import Page
 from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
 from vrm.runtime import offer_service, subscription_service
@@ -37,7 +37,7 @@ def _client() -> str:
 @blp.response(200, page_of(CategorySchema))
 def categories() -> Page[dict[str, str]]:
     """The category taxonomy; a subscription names category prefixes from it."""
-    return Page([{"path": p, "label": label} for p, label in CATEGORIES.items()], None)
+    return Page(LISTING, None)
 
 
 @blp.route("/subscriptions", methods=["GET"])

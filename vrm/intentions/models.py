@@ -136,7 +136,6 @@ class IntentionMatch(Base):
     consent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("consents.id", ondelete="SET NULL")
     )
-    published_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime]
 

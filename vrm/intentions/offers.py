@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
@@ -62,7 +61,7 @@ class OfferService:
                 raise ValidationFailed(
                     f"The person asks for prices in {intention.currency}", field="currency"
                 )
-            price = to_minor(Decimal(data["price"]), currency, field="price")
+            price = to_minor(data["price"], currency, field="price")
             valid_until: datetime = data.get("valid_until") or intention.expires_at
             if valid_until <= now:
                 raise ValidationFailed("The offer must be valid in the future", field="valid_until")

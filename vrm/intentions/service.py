@@ -33,9 +33,9 @@ from vrm.intentions.taxonomy import check_category
 from vrm.intentions.values import (
     check_country,
     check_region,
-    from_minor,
     phrase,
     price_band,
+    price_view,
 )
 from vrm.pagination import Page, newest_first
 from vrm.profile.schemas import PROFILE_FIELDS
@@ -220,11 +220,7 @@ class IntentionService:
         intention.state, intention.closed_at, intention.updated_at = state, now, now
         matches = self._matches(intention.id)
         self.unmatch_within(matches, "expired" if state == "expired" else "withdrawn")
-        self.session.execute(
-            update(Offer)
-            .where(Offer.intention_id == intention.id, Offer.state == "open")
-            .values(state="closed", updated_at=now)
-        )
+        self.close_offers_within(Offer.intention_id == intention.id)
         self.audit.append(
             intention.person_id,
             f"intention.{state}",
@@ -302,13 +298,7 @@ class IntentionService:
     def public_view(self, intention: Intention) -> dict[str, Any]:
         """What any vendor the intention reaches may see of it (nothing about the person)."""
         content = self.content(intention)
-        price = None
-        if intention.currency:
-            price = {
-                "min": from_minor(intention.price_min, intention.currency),
-                "max": from_minor(intention.price_max, intention.currency),
-                "currency": intention.currency,
-            }
+        price = price_view(intention.currency, intention.price_min, intention.price_max)
         place = content.get("location") or {}
         location = None
         if intention.country or intention.region or place:
@@ -485,7 +475,6 @@ class IntentionService:
                     "intention_id": intention.id,
                     "person_id": intention.person_id,
                     "consent_id": consent_of.get(vendor_id),
-                    "published_at": intention.published_at,
                     "expires_at": intention.expires_at,
                     "created_at": now,
                 }
@@ -528,6 +517,15 @@ class IntentionService:
             consent_of[vendor.id] = consent.id
         self.session.flush()
         return consent_of
+
+    def close_offers_within(self, *where: Any) -> None:
+        """Close the open offers ``where`` says: what they answer is gone, or their
+        vendor is blocked. Inside the caller's transaction."""
+        self.session.execute(
+            update(Offer)
+            .where(Offer.state == "open", *where)
+            .values(state="closed", updated_at=clock.now())
+        )
 
     def count_reached(self, intention_id: uuid.UUID, vendor_ids: list[uuid.UUID]) -> None:
         insert_missing(

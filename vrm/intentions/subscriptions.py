@@ -27,9 +27,9 @@ from vrm.intentions.service import IntentionService
 from vrm.intentions.taxonomy import check_category
 from vrm.intentions.values import (
     check_region,
-    from_minor,
     phrase,
     price_band,
+    price_view,
 )
 from vrm.pagination import Page, newest_first
 from vrm.profile.service import ProfileService
@@ -134,7 +134,6 @@ class SubscriptionService:
                     "intention_id": i.id,
                     "person_id": i.person_id,
                     "consent_id": None,
-                    "published_at": i.published_at,
                     "expires_at": i.expires_at,
                     "created_at": matched_at[i.id],
                 }
@@ -173,13 +172,7 @@ class SubscriptionService:
 
     @staticmethod
     def describe(subscription: Subscription) -> dict[str, Any]:
-        price = None
-        if subscription.currency:
-            price = {
-                "currency": subscription.currency,
-                "min": from_minor(subscription.price_min, subscription.currency),
-                "max": from_minor(subscription.price_max, subscription.currency),
-            }
+        price = price_view(subscription.currency, subscription.price_min, subscription.price_max)
         return {
             "id": subscription.id,
             "categories": subscription.categories,

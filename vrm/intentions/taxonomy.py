@@ -187,6 +187,10 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
 CATEGORIES: dict[str, str] = _flatten(_TREE)
 
 
+# The taxonomy as both APIs list it.
+LISTING: list[dict[str, str]] = [{"path": p, "label": label} for p, label in CATEGORIES.items()]
+
+
 def check_category(path: str, *, field: str = "category") -> str:
     if path not in CATEGORIES:
         raise ValidationFailed(f"{path!r} is not a category of the taxonomy", field=field)

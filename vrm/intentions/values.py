@@ -58,6 +58,17 @@ def price_band(price: dict[str, Any] | None) -> tuple[str | None, int | None, in
     return currency, low_minor, high_minor
 
 
+def price_view(currency: str | None, low: int | None, high: int | None) -> dict[str, Any] | None:
+    """The stored band as the API shows it (``price_band`` the other way round)."""
+    if currency is None:
+        return None
+    return {
+        "min": from_minor(low, currency),
+        "max": from_minor(high, currency),
+        "currency": currency,
+    }
+
+
 def from_minor(minor: int | None, currency: str | None) -> str | None:
     if minor is None or currency is None:
         return None

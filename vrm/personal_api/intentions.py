@@ -20,7 +20,7 @@ from vrm.intentions.schemas import (
     IntentionSchema,
     OfferSchema,
 )
-from vrm.intentions.taxonomy import CATEGORIES
+from vrm.intentions.taxonomy import LISTING
 from vrm.pagination import Page
 from vrm.personal_api.auth import SECURITY, current_person, require_person
 from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
@@ -43,7 +43,7 @@ def _one(intention: Any) -> dict[str, Any]:
 @blp.response(200, page_of(CategorySchema))
 def categories() -> Page[dict[str, str]]:
     """The category taxonomy an intention is filed under (every node can be chosen)."""
-    return Page([{"path": p, "label": label} for p, label in CATEGORIES.items()], None)
+    return Page(LISTING, None)
 
 
 @blp.route("/intentions", methods=["POST"])

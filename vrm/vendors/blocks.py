@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -47,15 +47,10 @@ class BlockService:
                     )
                 )
             )
-            IntentionService(self.session, self.keyring).unmatch_within(matches)
-            self.session.execute(
-                update(Offer)
-                .where(
-                    Offer.person_id == person_id,
-                    Offer.vendor_id == vendor_id,
-                    Offer.state == "open",
-                )
-                .values(state="closed", updated_at=now)
+            intentions = IntentionService(self.session, self.keyring)
+            intentions.unmatch_within(matches)
+            intentions.close_offers_within(
+                Offer.person_id == person_id, Offer.vendor_id == vendor_id
             )
             AuditLog(self.session).append(person_id, "vendor.blocked", vendor=vendor)
         block = self.session.get(VendorBlock, (person_id, vendor_id))

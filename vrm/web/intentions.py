@@ -160,11 +160,9 @@ def _intention_body(form: MultiDict[str, str], expires_at: str | None) -> dict[s
         body["keywords"] = keywords
     price = {k: _text(form, f"price.{k}") for k in ("min", "max", "currency")}
     if any(price.values()):
-        body["price"] = {k: v.upper() if k == "currency" else v for k, v in price.items() if v}
-    codes = ("country", "region")
+        body["price"] = {k: v for k, v in price.items() if v}
     location = {
-        k: _text(form, f"location.{k}").upper() if k in codes else _text(form, f"location.{k}")
-        for k in (*codes, "city", "postal_code")
+        k: _text(form, f"location.{k}") for k in ("country", "region", "city", "postal_code")
     }
     if any(location.values()):
         body["location"] = {k: v for k, v in location.items() if v}

@@ -1,8 +1,8 @@
 """intentions, subscriptions, matches, offers, blocks, conversations
 
-Revision ID: b80e7d3cb0fc
+Revision ID: 5ff5fed141ae
 Revises: 7c22d56e7318
-Create Date: 2026-11-23 11:29:23.088124
+Create Date: 2026-11-23 12:02:06.472430
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import vrm.db
 
-revision: str = "b80e7d3cb0fc"
+revision: str = "5ff5fed141ae"
 down_revision: str | None = "7c22d56e7318"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -169,7 +169,6 @@ def upgrade() -> None:
         sa.Column("intention_id", sa.Uuid(), nullable=False),
         sa.Column("person_id", sa.Uuid(), nullable=False),
         sa.Column("consent_id", sa.Uuid(), nullable=True),
-        sa.Column("published_at", vrm.db.UTCDateTime(), nullable=False),
         sa.Column("expires_at", vrm.db.UTCDateTime(), nullable=False),
         sa.Column("created_at", vrm.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
