@@ -29,4 +29,6 @@ def test_worker_once_runs_every_job_and_reports(app_settings):
         "expire_consents": 0,
         "expire_intentions": 0,
         "purge_idempotency_records": 0,
+        "purge_events": 0,
+        "deliver_webhooks": 0,
     }

@@ -32,6 +32,20 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2_PARALLELISM": 4,
     "PAGE_SIZE_DEFAULT": 20,
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+    # Webhook delivery (vrm worker): each connect, send and wait for the response's
+    # headers is bounded by the timeout; a claimed delivery is leased for LEASE seconds,
+    # after which another worker sends it again (same webhook-id).
+    "WEBHOOK_TIMEOUT_S": 10,
+    "WEBHOOK_LEASE_S": 60,
+    "WEBHOOK_CONCURRENCY": 16,
+    # At most this many deliveries in flight to one endpoint, across every worker.
+    "WEBHOOK_ENDPOINT_CONCURRENCY": 4,
+    "WEBHOOK_POLL_MS": 200,
+    # An endpoint failing without a single success for this long is disabled.
+    "WEBHOOK_DISABLE_AFTER_HOURS": 72,
+    # After a secret rotation the old secret keeps signing (beside the new) this long.
+    "WEBHOOK_SECRET_GRACE_HOURS": 24,
+    "EVENT_RETENTION_DAYS": 30,
 }
 
 _INTS = {name for name, value in DEFAULTS.items() if isinstance(value, int)}
@@ -70,6 +84,13 @@ def load(
     if settings["ENV"] == "production" and not settings["ISSUER"]:
         # Otherwise the issuer would follow each request's Host header.
         raise ConfigError("VRM_ENV=production needs VRM_ISSUER, the public origin")
+    if settings["WEBHOOK_LEASE_S"] <= 3 * settings["WEBHOOK_TIMEOUT_S"]:
+        # An attempt can take a timeout per phase (connect, send, response): the lease
+        # must outlast all three, or a slow success would be sent again.
+        raise ConfigError("VRM_WEBHOOK_LEASE_S must exceed three times VRM_WEBHOOK_TIMEOUT_S")
+    for name in ("WEBHOOK_TIMEOUT_S", "WEBHOOK_CONCURRENCY", "WEBHOOK_ENDPOINT_CONCURRENCY"):
+        if settings[name] < 1:
+            raise ConfigError(f"VRM_{name} must be at least 1")
     for name, floor in ARGON2_FLOOR.items():
         if settings[name] < floor:
             raise ConfigError(f"VRM_{name} must be at least {floor} (OWASP minimum for argon2id)")

@@ -5,6 +5,14 @@ from vrm.audit.models import AuditEvent, AuditHead
 from vrm.consents.models import Consent, ConsentEvent
 from vrm.conversations.models import Conversation
 from vrm.db import Base
+from vrm.events import outbox  # noqa: F401 - installs the hook that writes queued events
+from vrm.events.models import (
+    Delivery,
+    DeliveryAttempt,
+    EventSequence,
+    OutboxEvent,
+    WebhookEndpoint,
+)
 from vrm.idempotency.models import IdempotencyRecord
 from vrm.intentions.models import (
     Intention,
@@ -34,6 +42,11 @@ __all__ = [
     "Consent",
     "ConsentEvent",
     "Conversation",
+    "Delivery",
+    "DeliveryAttempt",
+    "EventSequence",
+    "OutboxEvent",
+    "WebhookEndpoint",
     "IdempotencyRecord",
     "Intention",
     "IntentionKeyword",

@@ -14,6 +14,8 @@ from vrm.accounts.passwords import Passwords
 from vrm.accounts.service import AccountService
 from vrm.consents.service import ConsentService
 from vrm.crypto import Keyring
+from vrm.events.feed import EventFeed
+from vrm.events.webhooks import WebhookService
 from vrm.intentions.offers import OfferService
 from vrm.intentions.service import IntentionService
 from vrm.intentions.subscriptions import SubscriptionService
@@ -89,3 +91,12 @@ def offer_service() -> OfferService:
 
 def block_service() -> BlockService:
     return BlockService(db_session(), runtime().keyring)
+
+
+def webhook_service() -> WebhookService:
+    rt = runtime()
+    return WebhookService(db_session(), rt.keyring, rt.settings)
+
+
+def event_feed() -> EventFeed:
+    return EventFeed(db_session(), runtime().keyring)

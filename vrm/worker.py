@@ -1,18 +1,24 @@
-"""Periodic jobs, run by ``vrm worker`` (one dedicated process) or beside the built-in server
-with ``vrm serve --with-worker``. Never started by the app factory: N web workers would run
-every job N times. Each job is safe to run twice at once (several workers on PostgreSQL)."""
+"""Periodic jobs and webhook delivery, run by ``vrm worker`` (one dedicated process) or
+beside the built-in server with ``vrm serve --with-worker``. Never started by the app
+factory: N web workers would run every job N times. Each job is safe to run twice at once,
+and any number of workers may deliver webhooks side by side (claims never overlap)."""
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from vrm import clock
 from vrm.consents.service import ConsentService
+from vrm.events.delivery import Dispatcher
+from vrm.events.outbox import purge_events_before
 from vrm.idempotency.service import IdempotencyService
 from vrm.intentions.offers import OfferService
 from vrm.intentions.service import IntentionService
@@ -49,17 +55,43 @@ def purge_idempotency_records(app: Flask) -> int:
         return IdempotencyService(session, rt.keyring).purge_expired()
 
 
+def purge_events(app: Flask) -> int:
+    """Forget events (and their deliveries) older than the retention period."""
+    rt = app.extensions["vrm"]
+    before = clock.now() - timedelta(days=rt.settings["EVENT_RETENTION_DAYS"])
+    with rt.sessions() as session:
+        return purge_events_before(session, before)
+
+
+def dispatcher(app: Flask) -> Dispatcher:
+    rt = app.extensions["vrm"]
+    return Dispatcher(rt.sessions, rt.keyring, rt.settings)
+
+
+def deliver_webhooks(app: Flask) -> int:
+    """Send every webhook due now and wait for the results (``run_once`` only: a running
+    worker delivers continuously in its own loop)."""
+    sending = dispatcher(app)
+    try:
+        return sending.deliver_due()
+    finally:
+        sending.close()
+
+
 # (job, seconds between runs)
 JOBS: list[tuple[Callable[[Flask], Any], int]] = [
     (expire_consents, 60),
     (expire_intentions, 60),
     (purge_idempotency_records, 3600),
+    (purge_events, 3600),
 ]
 
 
 def run_once(app: Flask) -> dict[str, Any]:
-    """Run every job once, now (for tests and operators)."""
-    return {job.__name__: job(app) for job, _ in JOBS}
+    """Run every job once, now, then deliver what is due (for tests and operators)."""
+    done = {job.__name__: job(app) for job, _ in JOBS}
+    done[deliver_webhooks.__name__] = deliver_webhooks(app)
+    return done
 
 
 def _add_jobs(scheduler: Any, app: Flask) -> None:
@@ -77,14 +109,31 @@ def _add_jobs(scheduler: Any, app: Flask) -> None:
 
 
 def run_forever(app: Flask) -> None:
-    scheduler = BlockingScheduler(timezone="UTC")
+    """The periodic jobs on a scheduler thread, webhook delivery in this one, until
+    SIGTERM or SIGINT; then in-flight deliveries finish before the process exits."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler = BackgroundScheduler(timezone="UTC")
     _add_jobs(scheduler, app)
-    log.info("worker started with %d job(s)", len(JOBS))
     scheduler.start()
+    sending = dispatcher(app)
+    log.info("worker started with %d job(s) and webhook delivery", len(JOBS))
+    try:
+        sending.run(stop)
+    finally:
+        scheduler.shutdown(wait=False)
+        sending.close()
+        log.info("worker stopped")
 
 
 def start_in_background(app: Flask) -> BackgroundScheduler:
+    """The same, on daemon threads beside the built-in server."""
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
     _add_jobs(scheduler, app)
     scheduler.start()
+    thread = threading.Thread(
+        target=dispatcher(app).run, args=(threading.Event(),), name="vrm-dispatch", daemon=True
+    )
+    thread.start()
     return scheduler

@@ -1,0 +1,441 @@
+"""Webhook delivery: claim due deliveries, send them signed, record what came back.
+
+At least once, never the same claim twice: a claim sets a ``claim_token`` and leases the
+delivery until ``next_attempt_at``. On PostgreSQL claims take their rows with
+``FOR UPDATE SKIP LOCKED``, so workers never wait for or share a row; on SQLite the claim
+is one ``BEGIN IMMEDIATE`` transaction. A result is recorded only by the claim that still
+holds the lease, so a worker that was too slow (or killed) cannot overwrite its successor.
+
+Fairness: each endpoint has at most ``WEBHOOK_ENDPOINT_CONCURRENCY`` deliveries in flight
+across all workers, so a hanging endpoint holds a few threads for one timeout and never
+the whole pool; other endpoints keep being served."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from vrm import clock
+from vrm.crypto import Keyring, aad_for
+from vrm.db import write_transaction
+from vrm.events import signing
+from vrm.events.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
+from vrm.events.urls import UnsafeDestination, public_addresses
+
+log = logging.getLogger(__name__)
+
+# Retries: 10 s, 30 s, 90 s ... tripling up to a day, each +-20 %; the twelfth failed
+# attempt, about three days after the first, dead-letters the delivery.
+MAX_ATTEMPTS = 12
+FIRST_RETRY_S = 10
+RETRY_FACTOR = 3
+LONGEST_WAIT_S = 86_400
+JITTER = 0.2
+USER_AGENT = "VRM-Webhooks/1"
+
+
+def retry_delay(attempt: int, rng: Callable[[float, float], float] = random.uniform) -> timedelta:
+    """How long to wait after failed attempt number ``attempt`` (1-based)."""
+    base = min(LONGEST_WAIT_S, FIRST_RETRY_S * RETRY_FACTOR ** (attempt - 1))
+    return timedelta(seconds=base * rng(1 - JITTER, 1 + JITTER))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed attempt, with everything needed to send it."""
+
+    delivery_id: uuid.UUID
+    claim_token: uuid.UUID
+    attempt: int
+    message_id: str
+    endpoint_id: uuid.UUID
+    url: str
+    secrets: list[str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class DeliveryQueue:
+    """Claims and results, each its own short transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], keyring: Keyring, settings: dict[str, Any]):
+        self.sessions = sessions
+        self.keyring = keyring
+        self.lease = timedelta(seconds=settings["WEBHOOK_LEASE_S"])
+        self.per_endpoint = settings["WEBHOOK_ENDPOINT_CONCURRENCY"]
+        self.disable_after = timedelta(hours=settings["WEBHOOK_DISABLE_AFTER_HOURS"])
+
+    def claim(self, limit: int) -> list[Job]:
+        """Lease up to ``limit`` due deliveries, oldest due first, few per endpoint."""
+        if limit <= 0:
+            return []
+        with self.sessions() as session:
+            # Look before locking: an idle worker polls without ever taking a write lock.
+            now = clock.now()
+            chosen = self._candidates(session, now, limit)
+            if not chosen:
+                return []
+        with self.sessions() as session, write_transaction(session):
+            # Rows claimed meanwhile by another worker are locked (skipped) or no longer
+            # due (PostgreSQL re-checks the condition on the committed row).
+            rows = list(
+                session.scalars(
+                    select(Delivery)
+                    .where(
+                        Delivery.id.in_(chosen),
+                        Delivery.state == "pending",
+                        Delivery.next_attempt_at <= now,
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            for delivery in rows:
+                delivery.claim_token = uuid.uuid4()
+                delivery.attempts += 1
+                delivery.next_attempt_at = now + self.lease
+            return self._jobs(session, rows, now)
+
+    def _candidates(self, session: Session, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Due deliveries, at most ``per_endpoint`` per endpoint counting those already in
+        flight, so one endpoint's backlog cannot crowd out the others."""
+        in_flight = Counter(
+            dict(
+                session.execute(
+                    select(Delivery.endpoint_id, func.count())
+                    .where(
+                        Delivery.state == "pending",
+                        Delivery.claim_token.is_not(None),
+                        Delivery.next_attempt_at > now,
+                    )
+                    .group_by(Delivery.endpoint_id)
+                ).all()
+            )
+        )
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=Delivery.endpoint_id,
+                order_by=(Delivery.next_attempt_at, Delivery.id),
+            )
+            .label("rank")
+        )
+        due = (
+            select(Delivery.id, Delivery.endpoint_id, Delivery.next_attempt_at, rank)
+            .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
+            .where(
+                Delivery.state == "pending",
+                Delivery.next_attempt_at <= now,
+                WebhookEndpoint.enabled.is_(True),
+            )
+            .subquery()
+        )
+        candidates = session.execute(
+            select(due.c.id, due.c.endpoint_id)
+            .where(due.c.rank <= self.per_endpoint)
+            .order_by(due.c.next_attempt_at, due.c.id)
+        ).all()
+        chosen: list[uuid.UUID] = []
+        for delivery_id, endpoint_id in candidates:
+            if in_flight[endpoint_id] >= self.per_endpoint:
+                continue
+            in_flight[endpoint_id] += 1
+            chosen.append(delivery_id)
+            if len(chosen) == limit:
+                break
+        return chosen
+
+    def _jobs(self, session: Session, rows: list[Delivery], now: datetime) -> list[Job]:
+        if not rows:
+            return []
+        endpoints = {
+            e.id: e
+            for e in session.scalars(
+                select(WebhookEndpoint).where(WebhookEndpoint.id.in_({d.endpoint_id for d in rows}))
+            )
+        }
+        events = {
+            e.id: e
+            for e in session.scalars(
+                select(OutboxEvent).where(OutboxEvent.id.in_({d.event_id for d in rows}))
+            )
+        }
+        jobs = []
+        for delivery in rows:
+            endpoint, event = endpoints[delivery.endpoint_id], events[delivery.event_id]
+            assert delivery.claim_token is not None
+            jobs.append(
+                Job(
+                    delivery_id=delivery.id,
+                    claim_token=delivery.claim_token,
+                    attempt=delivery.attempts,
+                    message_id=str(event.id),
+                    endpoint_id=endpoint.id,
+                    url=endpoint.url,
+                    secrets=self.signing_secrets(endpoint, now),
+                    body=self.keyring.decrypt(
+                        event.body, aad_for("outbox_events", "body", event.id)
+                    ).encode(),
+                )
+            )
+        return jobs
+
+    def signing_secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+        """The current secret, and the previous one while its grace period lasts."""
+        found = [
+            self.keyring.decrypt(
+                endpoint.secret, aad_for("webhook_endpoints", "secret", endpoint.id)
+            )
+        ]
+        expires = endpoint.previous_secret_expires_at
+        if endpoint.previous_secret and expires and expires > now:
+            found.append(
+                self.keyring.decrypt(
+                    endpoint.previous_secret,
+                    aad_for("webhook_endpoints", "previous_secret", endpoint.id),
+                )
+            )
+        return found
+
+    def record(self, job: Job, outcome: Outcome) -> bool:
+        """Store the attempt and decide what follows; False when the lease was lost (a
+        successor owns the delivery now, and its result is the one that counts)."""
+        with self.sessions() as session, write_transaction(session):
+            delivery = session.scalar(
+                select(Delivery)
+                .where(Delivery.id == job.delivery_id, Delivery.claim_token == job.claim_token)
+                .with_for_update()
+            )
+            if delivery is None:
+                return False
+            now = clock.now()
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery.id,
+                    number=job.attempt,
+                    started_at=outcome.started_at,
+                    duration_ms=outcome.duration_ms,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                )
+            )
+            delivery.claim_token = None
+            delivery.last_status_code = outcome.status_code
+            delivery.last_error = outcome.error
+            if outcome.succeeded:
+                delivery.state, delivery.delivered_at = "succeeded", now
+                session.execute(
+                    update(WebhookEndpoint)
+                    .where(
+                        WebhookEndpoint.id == job.endpoint_id,
+                        WebhookEndpoint.failing_since.is_not(None),
+                    )
+                    .values(failing_since=None)
+                )
+                return True
+            if job.attempt >= MAX_ATTEMPTS:
+                delivery.state = "dead"
+            else:
+                delivery.next_attempt_at = now + retry_delay(job.attempt)
+            self._note_failure(session, job.endpoint_id, outcome, now)
+            return True
+
+    def _note_failure(
+        self, session: Session, endpoint_id: uuid.UUID, outcome: Outcome, now: datetime
+    ) -> None:
+        session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_(None))
+            .values(failing_since=now)
+        )
+        what = outcome.error or f"HTTP {outcome.status_code}"
+        session.execute(
+            update(WebhookEndpoint)
+            .where(
+                WebhookEndpoint.id == endpoint_id,
+                WebhookEndpoint.enabled.is_(True),
+                WebhookEndpoint.failing_since <= now - self.disable_after,
+            )
+            .values(
+                enabled=False,
+                disabled_at=now,
+                updated_at=now,
+                disabled_reason=(
+                    f"Every attempt failed for {self.disable_after.total_seconds() / 3600:g}"
+                    f" hours; the last one: {what}. Fix the endpoint, then enable it again"
+                    " and replay what it missed."
+                ),
+            )
+        )
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(error, httpx.ConnectError):
+        return "connection failed"
+    if isinstance(error, UnsafeDestination):
+        return str(error)
+    return f"{type(error).__name__}"[:300]
+
+
+class Sender:
+    """Sends one attempt. Outside development the host is resolved and checked before
+    every attempt, and the connection goes to the checked address (with the original
+    name for TLS and Host), so DNS cannot be switched to an internal address between
+    the check and the request."""
+
+    def __init__(self, settings: dict[str, Any], transport: httpx.BaseTransport | None = None):
+        self.production = settings["ENV"] == "production"
+        timeout = settings["WEBHOOK_TIMEOUT_S"]
+        self.client = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            transport=transport,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            headers={"user-agent": USER_AGENT, "content-type": "application/json"},
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send(self, job: Job) -> Outcome:
+        started, began = clock.now(), time.monotonic()
+        status, error = None, None
+        try:
+            url, extra_headers, extensions = self._target(job.url)
+            timestamp = int(clock.now().timestamp())
+            headers = signing.headers(job.secrets, job.message_id, timestamp, job.body)
+            request = self.client.build_request(
+                "POST",
+                url,
+                content=job.body,
+                headers={**headers, **extra_headers},
+                extensions=extensions,
+            )
+            # The response body is not read: only the status counts.
+            response = self.client.send(request, stream=True)
+            response.close()
+            status = response.status_code
+        except (httpx.HTTPError, UnsafeDestination, OSError) as failure:
+            error = _describe(failure)
+        duration = int((time.monotonic() - began) * 1000)
+        return Outcome(started, duration, status, error)
+
+    def _target(self, url: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+        if not self.production:
+            return url, {}, {}
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = public_addresses(host, port)[0]
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        netloc = f"{literal}:{parts.port}" if parts.port else literal
+        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        host_header = f"{host}:{parts.port}" if parts.port else host
+        return pinned, {"host": host_header}, {"sni_hostname": host}
+
+
+class Dispatcher:
+    """A pool of sending threads fed by claims; one per worker process."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        keyring: Keyring,
+        settings: dict[str, Any],
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.queue = DeliveryQueue(sessions, keyring, settings)
+        self.sender = Sender(settings, transport)
+        self.size = settings["WEBHOOK_CONCURRENCY"]
+        self.poll = settings["WEBHOOK_POLL_MS"] / 1000
+        self.pool = ThreadPoolExecutor(self.size, thread_name_prefix="vrm-webhook")
+        self.busy = 0
+        self.lock = threading.Lock()
+        self.futures: set[Future[None]] = set()
+
+    def pump(self) -> int:
+        """Claim as many due deliveries as there are idle threads, and start sending."""
+        with self.lock:
+            free = self.size - self.busy
+        jobs = self.queue.claim(free)
+        for job in jobs:
+            with self.lock:
+                self.busy += 1
+            future = self.pool.submit(self._deliver, job)
+            self.futures.add(future)
+            future.add_done_callback(self._done)
+        return len(jobs)
+
+    def _done(self, future: Future[None]) -> None:
+        with self.lock:
+            self.busy -= 1
+            self.futures.discard(future)
+
+    def _deliver(self, job: Job) -> None:
+        try:
+            outcome = self.sender.send(job)
+            if not self.queue.record(job, outcome):
+                log.info("delivery %s was taken over after its lease ran out", job.delivery_id)
+        except Exception:
+            # The lease runs out and another attempt follows; never lose the thread.
+            log.exception("delivery %s failed unexpectedly", job.delivery_id)
+
+    def wait(self) -> None:
+        """Block until every started attempt is recorded."""
+        while True:
+            with self.lock:
+                pending = list(self.futures)
+            if not pending:
+                return
+            for future in pending:
+                future.result()
+
+    def deliver_due(self) -> int:
+        """Send everything due now and wait for the results (tests, ``vrm worker --once``)."""
+        total = 0
+        while claimed := self.pump():
+            total += claimed
+            self.wait()
+        return total
+
+    def run(self, stop: threading.Event) -> None:
+        """Keep claiming until ``stop`` is set; sleep briefly only when idle or full."""
+        while not stop.is_set():
+            try:
+                claimed = self.pump()
+            except Exception:
+                log.exception("claiming deliveries failed; retrying")
+                claimed = 0
+            if not claimed:
+                stop.wait(self.poll)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.sender.close()
