@@ -11,7 +11,7 @@ PREFIX = "/vendor/v1"
 
 
 def register(app: Flask, api: Api) -> None:
-    from vendor_api import consents, events, intentions, me, oauth
+    from vendor_api import consents, conversations, events, intentions, me, oauth
 
     oauth.init_app(app)
     api.register_blueprint(oauth.blp)
@@ -19,6 +19,7 @@ def register(app: Flask, api: Api) -> None:
     api.register_blueprint(consents.blp, url_prefix=PREFIX)
     api.register_blueprint(intentions.blp, url_prefix=PREFIX)
     api.register_blueprint(events.blp, url_prefix=PREFIX)
+    api.register_blueprint(conversations.blp, url_prefix=PREFIX)
     # The consent screen is a web page (vrm.web), but integrators start the flow there.
     api.spec.path(
         path="/oauth/authorize", operations=oauth.AUTHORIZE_DOC, rule=Rule("/oauth/authorize")

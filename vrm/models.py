@@ -3,7 +3,7 @@
 from vrm.accounts.models import Person, PersonalToken, WebSession
 from vrm.audit.models import AuditEvent, AuditHead
 from vrm.consents.models import Consent, ConsentEvent
-from vrm.conversations.models import Conversation
+from vrm.conversations.models import Conversation, Message
 from vrm.db import Base
 from vrm.events import outbox  # noqa: F401 - installs the hook that writes queued events
 from vrm.events.models import (
@@ -48,6 +48,7 @@ __all__ = [
     "OutboxEvent",
     "WebhookEndpoint",
     "IdempotencyRecord",
+    "Message",
     "Intention",
     "IntentionKeyword",
     "IntentionMatch",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vrm.accounts.passwords import Passwords
 from vrm.accounts.service import AccountService
 from vrm.consents.service import ConsentService
+from vrm.conversations.service import ConversationService
 from vrm.crypto import Keyring
 from vrm.events.feed import EventFeed
 from vrm.events.webhooks import WebhookService
@@ -100,3 +101,7 @@ def webhook_service() -> WebhookService:
 
 def event_feed() -> EventFeed:
     return EventFeed(db_session(), runtime().keyring)
+
+
+def conversation_service() -> ConversationService:
+    return ConversationService(db_session(), runtime().keyring)

@@ -40,9 +40,10 @@ class ConsentSchema(ma.Schema):
     state = fields.String(metadata={"enum": list(STATES)})
     origin = fields.String(
         metadata={
-            "enum": ["person", "vendor", "oauth", "intention", "offer"],
+            "enum": ["person", "vendor", "oauth", "intention", "offer", "conversation"],
             "description": "person: granted directly; vendor: a request; oauth: the consent "
-            "screen; intention: fields an intention discloses; offer: an accepted offer",
+            "screen; intention: fields an intention discloses; offer: an accepted offer; "
+            "conversation: the person wrote first to the vendor",
         }
     )
     message = fields.String(allow_none=True)

@@ -17,9 +17,11 @@ from vrm import clock
 from vrm.audit.service import AuditLog
 from vrm.consents.models import Consent, ConsentEvent
 from vrm.consents.purposes import PURPOSES
+from vrm.conversations.service import CONTACT_PURPOSES, ConversationService
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from vrm.events.outbox import Outbox
 from vrm.pagination import Page, newest_first
 from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.profile.service import ProfileService
@@ -30,6 +32,14 @@ from vrm.vendors.service import VendorService
 
 RECEIPT_TYP = "vrm-consent-receipt+jws"
 RECEIPT_SCHEMA = "vrm-consent-receipt/1 (ISO/IEC TS 27560, W3C DPV)"
+# What each change tells the vendor; a request or a revocation is the vendor's own act.
+VENDOR_EVENTS = {
+    "given": "consent.given",
+    "refused": "consent_request.denied",
+    "withdrawn": "consent.withdrawn",
+    "expired": "consent.expired",
+    "modified": "consent.modified",
+}
 MESSAGE_MAX = 1000
 
 
@@ -142,18 +152,20 @@ class ConsentService:
         terms: list[dict[str, Any]],
         expires_at: datetime,
         agreement: Agreement | None = None,
+        purposes: list[str] | None = None,
     ) -> Consent:
-        """A consent for ``ServiceProvision`` the person gives by an act of their own:
-        disclosing fields in an intention (to each vendor it reaches), or accepting an
-        offer. Runs inside the caller's write transaction; ``fields`` may be empty (a
-        vendor the person deals with, but reads nothing of)."""
+        """A consent the person gives by an act of their own: disclosing fields in an
+        intention (to each vendor it reaches), accepting an offer (both for
+        ``ServiceProvision``), or writing first to a vendor (``CustomerCare``). Runs
+        inside the caller's write transaction; ``fields`` may be empty (a vendor the
+        person deals with, but reads nothing of)."""
         self.vendors.relate_within(vendor.id, person_id)
         return self._open(
             person_id,
             vendor,
             agreement,
             sorted(set(fields)),
-            ["ServiceProvision"],
+            purposes or ["ServiceProvision"],
             "given",
             origin,
             expires_at=expires_at,
@@ -237,7 +249,12 @@ class ConsentService:
             consent.state, consent.given_at = "given", now
             consent.expires_at = now + timedelta(days=days)
             consent.updated_at = now
-            self._record(consent, vendor, "given")
+            self._record(consent, vendor, "given", approved=True)
+            if set(consent.purposes) & set(CONTACT_PURPOSES):
+                # A contact request approved: the vendor may now write to the person.
+                ConversationService(self.session, self.keyring).open_within(
+                    person_id, vendor.id, consent.id, "request"
+                )
         return consent
 
     @staticmethod
@@ -498,8 +515,11 @@ class ConsentService:
         consent.updated_at = clock.now()
         self._record(consent, self._vendor(consent.vendor_id), state)
 
-    def _record(self, consent: Consent, vendor: Vendor, event_type: str) -> ConsentEvent:
-        """Append the event with its signed receipt, and the access-log entry."""
+    def _record(
+        self, consent: Consent, vendor: Vendor, event_type: str, *, approved: bool = False
+    ) -> ConsentEvent:
+        """Append the event with its signed receipt and the access-log entry, and tell the
+        vendor (``approved``: the given consent answers its request)."""
         self.session.flush()
         seq = (
             self.session.scalar(
@@ -521,7 +541,28 @@ class ConsentService:
             purpose=",".join(consent.purposes),
             detail={"consent_id": str(consent.id), "event_id": str(event.id)},
         )
+        self._emit(consent, vendor, event, approved)
         return event
+
+    def _emit(self, consent: Consent, vendor: Vendor, event: ConsentEvent, approved: bool) -> None:
+        """The vendor's event for a consent change, committed with it."""
+        event_type = VENDOR_EVENTS.get(event.type)
+        if event_type is None:
+            return
+        data = {
+            "consent_id": consent.id,
+            "customer_ref": self.vendors.customer_ref(vendor.id, consent.person_id),
+            "state": consent.state,
+            "origin": consent.origin,
+            "fields": consent.fields,
+            "purposes": consent.purposes,
+            "expires_at": consent.expires_at,
+            "receipt": event.receipt,
+        }
+        outbox = Outbox(self.session, self.keyring)
+        if approved:
+            outbox.emit(vendor.id, "consent_request.approved", data, person_id=consent.person_id)
+        outbox.emit(vendor.id, event_type, data, person_id=consent.person_id)
 
     def _receipt(self, consent: Consent, vendor: Vendor, event: ConsentEvent) -> dict[str, Any]:
         def iso(moment: datetime | None) -> str | None:

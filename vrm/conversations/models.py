@@ -1,3 +1,5 @@
+"""Conversations between a person and a vendor, and their messages (encrypted)."""
+
 from __future__ import annotations
 
 import uuid
@@ -6,13 +8,19 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vrm.db import Base, UUIDPk
+from vrm.db import Base, UUIDPk, encrypted_column
+
+CONVERSATION_STATES = ("open", "closed")
+OPENED_BY = ("person", "offer", "request")
+SENDERS = ("person", "vendor")
 
 
 class Conversation(Base):
-    """A conversation between a person and a vendor, tied to the consent that allows it.
-    Opened by accepting an offer (``opened_by="offer"``) and, later, by the person or an
-    approved contact request."""
+    """A conversation, tied to the consent that allows the vendor to write in it: opened
+    by the person, by accepting an offer, or by approving a contact request.
+
+    ``vendor_streak`` counts the vendor's messages since the person last wrote (the
+    person's limit on messages in a row); ``person_read_seq`` is the person's read marker."""
 
     __tablename__ = "conversations"
     __table_args__ = (
@@ -29,5 +37,34 @@ class Conversation(Base):
     offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("offers.id", ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(12))
     opened_by: Mapped[str] = mapped_column(String(12))
+    last_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    vendor_streak: Mapped[int] = mapped_column(default=0, server_default="0")
+    person_read_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_message_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Message(Base):
+    """One message. The text is encrypted; a vendor message sent in the person's quiet
+    hours is held: the person sees it from ``visible_at``."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_conversation_id_seq", "conversation_id", "seq", unique=True),
+    )
+
+    id: Mapped[UUIDPk]
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int]
+    sender: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = encrypted_column()
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("offers.id", ondelete="SET NULL"))
+    intention_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("intentions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+    visible_at: Mapped[datetime]

@@ -24,7 +24,7 @@ def decode_position(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         after = json.loads(raw)["after"]
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
             raise ValueError("a position is a whole number")
         return after
     except (ValueError, TypeError, KeyError, UnicodeDecodeError):

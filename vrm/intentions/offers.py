@@ -18,9 +18,11 @@ from vrm import clock
 from vrm.audit.service import AuditLog
 from vrm.consents.service import ConsentService
 from vrm.conversations.models import Conversation
+from vrm.conversations.service import ConversationService
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.errors import Conflict, NotFound, ValidationFailed
+from vrm.events.outbox import Outbox
 from vrm.intentions.models import Intention, IntentionMatch, Offer
 from vrm.intentions.service import IntentionService
 from vrm.intentions.values import check_currency, from_minor, to_minor
@@ -252,18 +254,15 @@ class OfferService:
             )
             offer.consent_id = consent.id
             self._answer(offer, "accepted")
-            self.session.add(
-                Conversation(
-                    id=uuid.uuid4(),
-                    person_id=person_id,
-                    vendor_id=vendor.id,
-                    consent_id=consent.id,
-                    offer_id=offer.id,
-                    state="open",
-                    opened_by="offer",
-                    created_at=now,
-                    updated_at=now,
-                )
+            conversation = ConversationService(self.session, self.keyring).open_within(
+                person_id, vendor.id, consent.id, "offer", offer_id=offer.id
+            )
+            self._tell(
+                offer,
+                "offer.accepted",
+                consent_id=consent.id,
+                conversation_id=conversation.id,
+                fields=consent.fields,
             )
             if not keep_open:
                 self.intentions.close_within(intention, "fulfilled")
@@ -274,6 +273,7 @@ class OfferService:
             offer = self._locked(Offer.person_id == person_id, offer_id)
             self._must_be_open(offer)
             self._answer(offer, "declined")
+            self._tell(offer, "offer.declined")
         return offer
 
     # Views
@@ -376,6 +376,20 @@ class OfferService:
             f"offer.{state}",
             vendor=self.session.get(Vendor, offer.vendor_id),
             detail={"intention_id": str(offer.intention_id), "offer_id": str(offer.id)},
+        )
+
+    def _tell(self, offer: Offer, event_type: str, **more: Any) -> None:
+        """The person's answer, to the vendor that offered, committed with the answer."""
+        Outbox(self.session, self.keyring).emit(
+            offer.vendor_id,
+            event_type,
+            {
+                "offer_id": offer.id,
+                "intention_id": offer.intention_id,
+                "customer_ref": self.keyring.pseudonym(offer.vendor_id, offer.person_id),
+                **more,
+            },
+            person_id=offer.person_id,
         )
 
     def _fresh(self, offer: Offer) -> Offer:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -21,6 +22,7 @@ from vrm.consents.service import ConsentService
 from vrm.crypto import Keyring, aad_for
 from vrm.db import insert_missing, write_transaction
 from vrm.errors import Conflict, NotFound, ValidationFailed
+from vrm.events.outbox import Outbox
 from vrm.intentions.matching import Matcher
 from vrm.intentions.models import (
     Intention,
@@ -58,6 +60,10 @@ EDITABLE = (
     "wanted_by",
     "expires_at",
 )
+
+# A vendor's hold on an intention (a feed row, or an open offer), as it is let go:
+# (vendor_id, intention_id, person_id).
+Hold = tuple[uuid.UUID, uuid.UUID, uuid.UUID]
 
 
 @dataclass
@@ -160,7 +166,8 @@ class IntentionService:
             )
             current = {m.vendor_id: m for m in self._matches(intention.id)}
             dropped = [m for v, m in current.items() if v not in wanted and v not in kept_by_offer]
-            self.unmatch_within(dropped)
+            # It left their feeds: for them it is as good as withdrawn.
+            self.announce_gone_within(self.unmatch_within(dropped), "intention.withdrawn")
             self.session.execute(
                 update(IntentionMatch)
                 .where(IntentionMatch.intention_id == intention.id)
@@ -215,12 +222,16 @@ class IntentionService:
 
     def close_within(self, intention: Intention, state: str) -> None:
         """Close the intention: it leaves every feed, its open offers close, and the
-        consents its disclosure gave end with it. Inside the caller's transaction."""
+        consents its disclosure gave end with it; every vendor that held it is told it
+        was withdrawn or expired (a fulfilled one tells no one). Inside the caller's
+        transaction."""
         now = clock.now()
         intention.state, intention.closed_at, intention.updated_at = state, now, now
         matches = self._matches(intention.id)
-        self.unmatch_within(matches, "expired" if state == "expired" else "withdrawn")
-        self.close_offers_within(Offer.intention_id == intention.id)
+        gone = self.unmatch_within(matches, "expired" if state == "expired" else "withdrawn")
+        gone |= self.close_offers_within(Offer.intention_id == intention.id)
+        if state in {"withdrawn", "expired"}:
+            self.announce_gone_within(gone, f"intention.{state}")
         self.audit.append(
             intention.person_id,
             f"intention.{state}",
@@ -464,11 +475,10 @@ class IntentionService:
         now = matched_at or clock.now()
         consent_of: dict[uuid.UUID, uuid.UUID] = {}
         if intention.disclose:
-            consent_of = self._disclose_to(intention, vendor_ids)
+            consent_of = self.disclose_within(intention, vendor_ids)
         self.count_reached(intention.id, vendor_ids)
-        insert_missing(
-            self.session,
-            IntentionMatch,
+        self.write_matches_within(
+            {intention.id: intention},
             [
                 {
                     "vendor_id": vendor_id,
@@ -483,7 +493,44 @@ class IntentionService:
         )
         return len(vendor_ids)
 
-    def _disclose_to(
+    def write_matches_within(
+        self, intentions: dict[uuid.UUID, Intention], rows: list[dict[str, Any]]
+    ) -> None:
+        """Write feed rows, skipping any already there, and send ``intention.matched``
+        for each row written, in the order of ``rows``. Only what matching used goes in
+        the event; the vendor reads the rest from its feed."""
+        if not rows:
+            return
+        table = IntentionMatch.__table__
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        written = {
+            (vendor_id, intention_id)
+            for vendor_id, intention_id in self.session.execute(
+                dialect.insert(table)
+                .on_conflict_do_nothing()
+                .returning(table.c.vendor_id, table.c.intention_id),
+                rows,
+            )
+        }
+        outbox = Outbox(self.session, self.keyring)
+        for row in rows:
+            if (row["vendor_id"], row["intention_id"]) not in written:
+                continue
+            intention = intentions[row["intention_id"]]
+            outbox.emit(
+                row["vendor_id"],
+                "intention.matched",
+                {
+                    "intention_id": intention.id,
+                    "customer_ref": self.keyring.pseudonym(row["vendor_id"], intention.person_id),
+                    "category": intention.category,
+                    "expires_at": row["expires_at"],
+                    "matched_at": row["created_at"],
+                },
+                person_id=intention.person_id,
+            )
+
+    def disclose_within(
         self, intention: Intention, vendor_ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, uuid.UUID]:
         """The disclosed fields go, as a consent with a receipt, to each reached vendor
@@ -518,14 +565,30 @@ class IntentionService:
         self.session.flush()
         return consent_of
 
-    def close_offers_within(self, *where: Any) -> None:
+    def close_offers_within(self, *where: Any) -> set[Hold]:
         """Close the open offers ``where`` says: what they answer is gone, or their
-        vendor is blocked. Inside the caller's transaction."""
-        self.session.execute(
+        vendor is blocked. Inside the caller's transaction; returns what was let go."""
+        closed = self.session.execute(
             update(Offer)
             .where(Offer.state == "open", *where)
             .values(state="closed", updated_at=clock.now())
+            .returning(Offer.vendor_id, Offer.intention_id, Offer.person_id)
         )
+        return {(vendor, intention, person) for vendor, intention, person in closed}
+
+    def announce_gone_within(self, gone: set[Hold], event_type: str) -> None:
+        """Tell each vendor an intention it held is no longer there for it."""
+        outbox = Outbox(self.session, self.keyring)
+        for vendor_id, intention_id, person_id in sorted(gone):
+            outbox.emit(
+                vendor_id,
+                event_type,
+                {
+                    "intention_id": intention_id,
+                    "customer_ref": self.keyring.pseudonym(vendor_id, person_id),
+                },
+                person_id=person_id,
+            )
 
     def count_reached(self, intention_id: uuid.UUID, vendor_ids: list[uuid.UUID]) -> None:
         insert_missing(
@@ -543,14 +606,17 @@ class IntentionService:
 
     def unmatch_within(
         self, matches: list[IntentionMatch], consent_state: str = "withdrawn"
-    ) -> None:
-        """Take the intention out of these vendors' feeds, ending disclosure consents."""
+    ) -> set[Hold]:
+        """Take the intention out of these vendors' feeds, ending disclosure consents;
+        returns what was let go (the caller decides what the vendors are told)."""
         if not matches:
-            return
+            return set()
+        gone = {(m.vendor_id, m.intention_id, m.person_id) for m in matches}
         self.consents.end_within([m.consent_id for m in matches if m.consent_id], consent_state)
         for match in matches:
             self.session.delete(match)
         self.session.flush()
+        return gone
 
     def _own(self, person_id: uuid.UUID, intention_id: uuid.UUID, lock: bool = False) -> Intention:
         stmt = select(Intention).where(

@@ -124,30 +124,31 @@ class SubscriptionService:
         # All matched at this moment; a microsecond apart so the feed (latest matched
         # first) lists them newest published first.
         matched_at = {i.id: now - timedelta(microseconds=rank) for rank, i in enumerate(fresh)}
-        plain = [i for i in fresh if not i.disclose]
+        consent_of: dict[uuid.UUID, uuid.UUID | None] = {}
+        for intention in fresh:
+            if intention.disclose:
+                disclosed = self.intentions.disclose_within(intention, [vendor.id])
+                consent_of[intention.id] = disclosed.get(vendor.id)
         insert_missing(
             self.session,
-            IntentionMatch,
+            IntentionReach,
+            [{"intention_id": i.id, "vendor_id": vendor.id} for i in fresh],
+        )
+        # Oldest matched first, so the events come in the order the feed was filled.
+        self.intentions.write_matches_within(
+            {i.id: i for i in fresh},
             [
                 {
                     "vendor_id": vendor.id,
                     "intention_id": i.id,
                     "person_id": i.person_id,
-                    "consent_id": None,
+                    "consent_id": consent_of.get(i.id),
                     "expires_at": i.expires_at,
                     "created_at": matched_at[i.id],
                 }
-                for i in plain
+                for i in reversed(fresh)
             ],
         )
-        insert_missing(
-            self.session,
-            IntentionReach,
-            [{"intention_id": i.id, "vendor_id": vendor.id} for i in plain],
-        )
-        for intention in fresh:
-            if intention.disclose:
-                self.intentions.match_within(intention, [vendor.id], matched_at[intention.id])
 
     def page(self, vendor_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page[Subscription]:
         return newest_first(

@@ -8,7 +8,15 @@ PREFIX = "/personal/v1"
 
 
 def register(api: Api) -> None:
-    from vrm.personal_api import accounts, consents, intentions, profile, tokens, vendors
+    from vrm.personal_api import (
+        accounts,
+        consents,
+        conversations,
+        intentions,
+        profile,
+        tokens,
+        vendors,
+    )
 
-    for module in (accounts, tokens, profile, vendors, consents, intentions):
+    for module in (accounts, tokens, profile, vendors, consents, intentions, conversations):
         api.register_blueprint(module.blp, url_prefix=PREFIX)

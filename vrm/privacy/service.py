@@ -2,14 +2,18 @@
 
 Each domain contributes one section to the export; a new domain adds its section to
 ``EXPORT_SECTIONS``. Erasure deletes the person row: every table holding personal data
-references it with ON DELETE CASCADE, so nothing is left behind half-erased.
+references it with ON DELETE CASCADE, so nothing is left behind half-erased. The events
+already queued about the person go too (they may carry personal values); each vendor
+that knew the person is told, in the same transaction, with ``customer.erased``.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import and_, delete, or_, select, union
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -18,10 +22,14 @@ from vrm.accounts.schemas import PersonalTokenSchema
 from vrm.accounts.service import AccountService
 from vrm.audit.schemas import AuditEventSchema
 from vrm.audit.service import AuditLog
+from vrm.consents.models import Consent
 from vrm.consents.schemas import ConsentSchema, ReceiptSchema
 from vrm.consents.service import ConsentService
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
+from vrm.events.models import OutboxEvent
+from vrm.events.outbox import Outbox
+from vrm.intentions.models import Intention, IntentionReach
 from vrm.intentions.offers import OfferService
 from vrm.intentions.schemas import BlockSchema, IntentionSchema, OfferSchema
 from vrm.intentions.service import IntentionService
@@ -30,6 +38,7 @@ from vrm.profile.service import ProfileService
 from vrm.terms.schemas import AgreementSchema
 from vrm.terms.service import TermsService
 from vrm.vendors.blocks import BlockService
+from vrm.vendors.models import Relationship
 from vrm.vendors.schemas import PersonVendorSchema
 from vrm.vendors.service import VendorService
 
@@ -136,4 +145,49 @@ class PrivacyService:
         """Erase the account and all personal data, after the password is confirmed."""
         self.accounts.confirm_password(person, password)
         with write_transaction(self.session):
+            self._tell_vendors(person)
             self.session.delete(person)
+
+    def _tell_vendors(self, person: Person) -> None:
+        """``customer.erased`` to every vendor that knows the person's customer_ref: a
+        relationship, or an intention that reached it. It names the consents that end
+        (given and unexpired, or requested) and is kept without the person's id, as the
+        person's earlier events are deleted."""
+        now = clock.now()
+        vendor_ids = sorted(
+            set(
+                self.session.scalars(
+                    union(
+                        select(Relationship.vendor_id).where(Relationship.person_id == person.id),
+                        select(IntentionReach.vendor_id)
+                        .join(Intention, Intention.id == IntentionReach.intention_id)
+                        .where(Intention.person_id == person.id),
+                    )
+                )
+            )
+        )
+        ended: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for vendor_id, consent_id in self.session.execute(
+            select(Consent.vendor_id, Consent.id)
+            .where(
+                Consent.person_id == person.id,
+                or_(
+                    Consent.state == "requested",
+                    and_(Consent.state == "given", Consent.expires_at > now),
+                ),
+            )
+            .order_by(Consent.created_at, Consent.id)
+        ):
+            ended.setdefault(vendor_id, []).append(consent_id)
+        self.session.execute(delete(OutboxEvent).where(OutboxEvent.person_id == person.id))
+        outbox = Outbox(self.session, self.keyring)
+        for vendor_id in vendor_ids:
+            outbox.emit(
+                vendor_id,
+                "customer.erased",
+                {
+                    "customer_ref": self.keyring.pseudonym(vendor_id, person.id),
+                    "ended_consent_ids": ended.get(vendor_id, []),
+                    "erased_at": now,
+                },
+            )

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from vrm import clock
 from vrm.accounts.models import Person
+from vrm.consents.models import Consent
 from vrm.crypto import Keyring, aad_for
 from vrm.db import write_transaction
 from vrm.errors import PreconditionFailed
+from vrm.events.outbox import Outbox
 from vrm.pagination import Page, newest_first
 from vrm.profile.models import ProfileAttribute, ProfileRevision
 
@@ -109,7 +111,40 @@ class ProfileService:
                     applied, aad_for("profile_revisions", "changes", revision.id)
                 )
                 self.session.add(revision)
+                self._tell_vendors(person_id, applied, now)
         return self.get(person_id)
+
+    def _tell_vendors(self, person_id: uuid.UUID, changed: dict[str, Any], now: datetime) -> None:
+        """``profile.updated`` to each vendor a live consent lets read a changed field,
+        with those fields only (a removed one as null), whatever the consent's purpose."""
+        live = self.session.execute(
+            select(Consent.vendor_id, Consent.id, Consent.fields)
+            .where(
+                Consent.person_id == person_id,
+                Consent.state == "given",
+                Consent.expires_at > now,
+            )
+            .order_by(Consent.vendor_id, Consent.created_at, Consent.id)
+        ).all()
+        covering: dict[uuid.UUID, list[uuid.UUID]] = {}
+        shown: dict[uuid.UUID, set[str]] = {}
+        for vendor_id, consent_id, fields in live:
+            covered = changed.keys() & set(fields)
+            if covered:
+                covering.setdefault(vendor_id, []).append(consent_id)
+                shown.setdefault(vendor_id, set()).update(covered)
+        outbox = Outbox(self.session, self.keyring)
+        for vendor_id, consent_ids in covering.items():
+            outbox.emit(
+                vendor_id,
+                "profile.updated",
+                {
+                    "customer_ref": self.keyring.pseudonym(vendor_id, person_id),
+                    "consent_ids": consent_ids,
+                    "changed": {name: changed[name] for name in sorted(shown[vendor_id])},
+                },
+                person_id=person_id,
+            )
 
     def history(self, person_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page[Revision]:
         stmt = select(ProfileRevision).where(ProfileRevision.person_id == person_id)

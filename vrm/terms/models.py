@@ -11,7 +11,9 @@ from vrm.db import Base, UUIDPk
 
 
 class PersonTerms(Base):
-    """The terms a person proffers by default, and their consent durations."""
+    """The terms a person proffers by default, their consent durations, and their rules
+    for conversations: how many vendor messages in a row without a reply, and quiet hours
+    (local times in ``time_zone``) during which vendor messages are held."""
 
     __tablename__ = "person_terms"
 
@@ -21,6 +23,10 @@ class PersonTerms(Base):
     terms: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     consent_default_days: Mapped[int]
     consent_max_days: Mapped[int]
+    max_unanswered: Mapped[int] = mapped_column(default=3, server_default="3")
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     updated_at: Mapped[datetime]
 
 

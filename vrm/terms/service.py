@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +23,8 @@ from vrm.terms.roster import BY_CODE, DEFAULT_TERMS
 from vrm.vendors.models import Vendor
 
 DEFAULT_CONSENT_DAYS = 90
+DEFAULT_MAX_UNANSWERED = 3
+MAX_UNANSWERED_CEILING = 20
 MAX_CONSENT_DAYS = 365
 CEILING_DAYS = 3650
 AGREEMENT_TYP = "vrm-agreement+jws"
@@ -39,6 +43,46 @@ def term_refs(codes: Iterable[str], *, field: str = "terms") -> list[dict[str, A
     return list(refs.values())
 
 
+def _clock_time(value: Any, field: str) -> str:
+    try:
+        return time.fromisoformat(value).strftime("%H:%M")
+    except (TypeError, ValueError):
+        raise ValidationFailed("Give a time as HH:MM", field=field) from None
+
+
+def conversation_rules(rules: dict[str, Any]) -> dict[str, Any]:
+    """The PersonTerms columns for the rules given, each checked."""
+    values: dict[str, Any] = {}
+    if "max_unanswered" in rules:
+        count = rules["max_unanswered"]
+        if not isinstance(count, int) or not 1 <= count <= MAX_UNANSWERED_CEILING:
+            raise ValidationFailed(
+                f"Choose between 1 and {MAX_UNANSWERED_CEILING}", field="max_unanswered_messages"
+            )
+        values["max_unanswered"] = count
+    if "quiet_hours" in rules:
+        quiet = rules["quiet_hours"]
+        if quiet is None:
+            values["quiet_start"] = values["quiet_end"] = None
+        else:
+            start = _clock_time(quiet.get("start"), "quiet_hours.start")
+            end = _clock_time(quiet.get("end"), "quiet_hours.end")
+            if start == end:
+                raise ValidationFailed(
+                    "Quiet hours need an end after their start", field="quiet_hours.end"
+                )
+            values["quiet_start"], values["quiet_end"] = start, end
+    if "time_zone" in rules:
+        try:
+            ZoneInfo(rules["time_zone"])
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValidationFailed(
+                "Give an IANA time zone such as Europe/Paris", field="time_zone"
+            ) from None
+        values["time_zone"] = rules["time_zone"]
+    return values
+
+
 class TermsService:
     def __init__(self, session: Session, keyring: Keyring):
         self.session = session
@@ -55,12 +99,24 @@ class TermsService:
             terms=term_refs(DEFAULT_TERMS),
             consent_default_days=DEFAULT_CONSENT_DAYS,
             consent_max_days=MAX_CONSENT_DAYS,
+            max_unanswered=DEFAULT_MAX_UNANSWERED,
+            quiet_start=None,
+            quiet_end=None,
+            time_zone="UTC",
             updated_at=None,
         )
 
     def set_for_person(
-        self, person_id: uuid.UUID, codes: list[str], default_days: int, max_days: int
+        self,
+        person_id: uuid.UUID,
+        codes: list[str],
+        default_days: int,
+        max_days: int,
+        rules: dict[str, Any] | None = None,
     ) -> PersonTerms:
+        """Set the terms and consent durations, and any conversation rules in ``rules``
+        (``max_unanswered``, ``quiet_hours`` as {start, end} or None, ``time_zone``);
+        rules not named keep their value."""
         refs = term_refs(codes)
         if not refs:
             raise ValidationFailed("Proffer at least one term", field="terms")
@@ -72,7 +128,12 @@ class TermsService:
             raise ValidationFailed(
                 "The default cannot be longer than the maximum", field="consent_default_days"
             )
-        values = {"terms": refs, "consent_default_days": default_days, "consent_max_days": max_days}
+        values: dict[str, Any] = {
+            "terms": refs,
+            "consent_default_days": default_days,
+            "consent_max_days": max_days,
+            **conversation_rules(rules or {}),
+        }
         return self._upsert(PersonTerms, {"person_id": person_id}, values)
 
     # The vendor's acceptance

@@ -1,5 +1,6 @@
-"""A person blocks a vendor: it leaves their intentions' feeds, its open offers close,
-and it matches none of their intentions until unblocked."""
+"""A person blocks a vendor: it leaves their intentions' feeds, its open offers close (it
+is told each intention was withdrawn), and it matches none of their intentions until
+unblocked."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from vrm import clock
 from vrm.audit.service import AuditLog
+from vrm.conversations.service import ConversationService
 from vrm.crypto import Keyring
 from vrm.db import insert_missing, write_transaction
 from vrm.errors import NotFound
@@ -48,9 +50,14 @@ class BlockService:
                 )
             )
             intentions = IntentionService(self.session, self.keyring)
-            intentions.unmatch_within(matches)
-            intentions.close_offers_within(
+            gone = intentions.unmatch_within(matches)
+            gone |= intentions.close_offers_within(
                 Offer.person_id == person_id, Offer.vendor_id == vendor_id
+            )
+            # To the vendor, each is withdrawn (as it is; nothing says it was blocked).
+            intentions.announce_gone_within(gone, "intention.withdrawn")
+            ConversationService(self.session, self.keyring).close_with_vendor_within(
+                person_id, vendor_id
             )
             AuditLog(self.session).append(person_id, "vendor.blocked", vendor=vendor)
         block = self.session.get(VendorBlock, (person_id, vendor_id))
