@@ -27,11 +27,24 @@ from vrm.terms.schemas import AgreementSchema, PersonTermsInSchema, PersonTermsS
 blp = Blueprint("personal_consents", __name__, description="Your terms, consents and access log")
 
 
+# Request members -> conversation rules the terms service takes.
+RULES = {
+    "max_unanswered_messages": "max_unanswered",
+    "quiet_hours": "quiet_hours",
+    "time_zone": "time_zone",
+}
+
+
 def _terms_view(terms: Any) -> dict[str, Any]:
     return {
         "terms": terms.terms,
         "consent_default_days": terms.consent_default_days,
         "consent_max_days": terms.consent_max_days,
+        "max_unanswered_messages": terms.max_unanswered,
+        "quiet_hours": {"start": terms.quiet_start, "end": terms.quiet_end}
+        if terms.quiet_start
+        else None,
+        "time_zone": terms.time_zone,
         "roster": ROSTER,
     }
 
@@ -51,9 +64,15 @@ def get_terms() -> dict[str, Any]:
 @blp.arguments(PersonTermsInSchema)
 @blp.response(200, PersonTermsSchema)
 def put_terms(body: dict[str, Any]) -> dict[str, Any]:
-    """Choose the terms you proffer and how long consents last by default and at most."""
+    """Choose the terms you proffer, how long consents last by default and at most, and
+    your rules for conversations (left out, a rule keeps its value)."""
+    rules = {name: body[key] for key, name in RULES.items() if key in body}
     terms = terms_service().set_for_person(
-        current_person().id, body["terms"], body["consent_default_days"], body["consent_max_days"]
+        current_person().id,
+        body["terms"],
+        body["consent_default_days"],
+        body["consent_max_days"],
+        rules,
     )
     return _terms_view(terms)
 

@@ -25,6 +25,8 @@ from vrm.audit.service import AuditLog
 from vrm.consents.models import Consent
 from vrm.consents.schemas import ConsentSchema, ReceiptSchema
 from vrm.consents.service import ConsentService
+from vrm.conversations.schemas import MessageSchema, PersonConversationSchema
+from vrm.conversations.service import ConversationService
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.events.models import OutboxEvent
@@ -110,6 +112,19 @@ def _blocks(session: Session, keyring: Keyring, accounts: AccountService, person
     return BlockSchema(many=True).dump(blocks.data)
 
 
+def _conversations(
+    session: Session, keyring: Keyring, accounts: AccountService, person: Person
+) -> Any:
+    service = ConversationService(session, keyring)
+    exported = []
+    for view in service.person_page(person.id, limit=1_000_000, cursor=None).data:
+        item = PersonConversationSchema().dump(view)
+        messages = service.person_messages(person.id, view["id"], limit=1_000_000, cursor=None)
+        item["messages"] = MessageSchema(many=True).dump(messages.data)
+        exported.append(item)
+    return exported
+
+
 def _access_log(
     session: Session, keyring: Keyring, accounts: AccountService, person: Person
 ) -> Any:
@@ -125,6 +140,7 @@ EXPORT_SECTIONS: dict[str, Section] = {
     "consents": _consents,
     "intentions": _intentions,
     "blocked_vendors": _blocks,
+    "conversations": _conversations,
     "access_log": _access_log,
 }
 

@@ -28,16 +28,57 @@ _CODES = fields.List(
 )
 
 
+class QuietHoursSchema(ma.Schema):
+    start = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{2}:\d{2}$"),
+        metadata={"description": "Local time HH:MM", "example": "21:00"},
+    )
+    end = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{2}:\d{2}$"),
+        metadata={
+            "description": "Local time HH:MM; before start spans midnight",
+            "example": "08:00",
+        },
+    )
+
+
+_RULES_DOC = {
+    "max_unanswered_messages": "Vendor messages allowed in a row before you reply (default 3)",
+    "quiet_hours": "Vendor messages sent in these hours are held until they end; null: none",
+    "time_zone": "IANA time zone your quiet hours are in (default UTC)",
+}
+
+
 class PersonTermsInSchema(ma.Schema):
     terms = _CODES
     consent_default_days = fields.Integer(required=True, validate=validate.Range(1, 3650))
     consent_max_days = fields.Integer(required=True, validate=validate.Range(1, 3650))
+    max_unanswered_messages = fields.Integer(
+        validate=validate.Range(1, 20),
+        metadata={"description": _RULES_DOC["max_unanswered_messages"]},
+    )
+    quiet_hours = fields.Nested(
+        QuietHoursSchema, allow_none=True, metadata={"description": _RULES_DOC["quiet_hours"]}
+    )
+    time_zone = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": _RULES_DOC["time_zone"], "example": "Europe/Paris"},
+    )
 
 
 class PersonTermsSchema(ma.Schema):
     terms = fields.List(fields.Nested(TermRefSchema))
     consent_default_days = fields.Integer()
     consent_max_days = fields.Integer()
+    max_unanswered_messages = fields.Integer(
+        metadata={"description": _RULES_DOC["max_unanswered_messages"]}
+    )
+    quiet_hours = fields.Nested(
+        QuietHoursSchema, allow_none=True, metadata={"description": _RULES_DOC["quiet_hours"]}
+    )
+    time_zone = fields.String(metadata={"description": _RULES_DOC["time_zone"]})
     roster = fields.List(
         fields.Nested(RosterTermSchema), metadata={"description": "Every term you can proffer"}
     )
