@@ -32,9 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2_PARALLELISM": 4,
     "PAGE_SIZE_DEFAULT": 20,
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
-    # Webhook delivery (vrm worker): each connect, send and wait for the response's
-    # headers is bounded by the timeout; a claimed delivery is leased for LEASE seconds,
-    # after which another worker sends it again (same webhook-id).
+    # Webhook delivery (vrm worker): a whole attempt ends within the timeout; a claimed
+    # delivery is leased for LEASE seconds, after which another worker sends it again
+    # (same webhook-id).
     "WEBHOOK_TIMEOUT_S": 10,
     "WEBHOOK_LEASE_S": 60,
     "WEBHOOK_CONCURRENCY": 16,
@@ -85,8 +85,8 @@ def load(
         # Otherwise the issuer would follow each request's Host header.
         raise ConfigError("VRM_ENV=production needs VRM_ISSUER, the public origin")
     if settings["WEBHOOK_LEASE_S"] <= 3 * settings["WEBHOOK_TIMEOUT_S"]:
-        # An attempt can take a timeout per phase (connect, send, response): the lease
-        # must outlast all three, or a slow success would be sent again.
+        # The lease must outlast an attempt (its timeout) with room for resolving the
+        # host and recording the result, or a slow success would be sent again.
         raise ConfigError("VRM_WEBHOOK_LEASE_S must exceed three times VRM_WEBHOOK_TIMEOUT_S")
     for name in ("WEBHOOK_TIMEOUT_S", "WEBHOOK_CONCURRENCY", "WEBHOOK_ENDPOINT_CONCURRENCY"):
         if settings[name] < 1:

@@ -20,7 +20,9 @@ class Conversation(Base):
     by the person, by accepting an offer, or by approving a contact request.
 
     ``vendor_streak`` counts the vendor's messages since the person last wrote (the
-    person's limit on messages in a row); ``person_read_seq`` is the person's read marker."""
+    person's limit on messages in a row). ``person_read_at`` is the person's read marker:
+    a message counts as read once it was visible to them by then, so a message held in
+    their quiet hours is never read before they could see it."""
 
     __tablename__ = "conversations"
     __table_args__ = (
@@ -39,7 +41,7 @@ class Conversation(Base):
     opened_by: Mapped[str] = mapped_column(String(12))
     last_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     vendor_streak: Mapped[int] = mapped_column(default=0, server_default="0")
-    person_read_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    person_read_at: Mapped[datetime | None]
     last_message_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -61,6 +61,17 @@ def check_text(text: Any) -> str:
     if len(text) > TEXT_MAX:
         raise ValidationFailed(f"At most {TEXT_MAX} characters", field="text")
     return text
+
+
+def _unread_by_person(now: datetime) -> Any:
+    """A vendor message the person can see and has not read (joined to its conversation)."""
+    return and_(
+        Message.sender == "vendor",
+        Message.visible_at <= now,
+        or_(
+            Conversation.person_read_at.is_(None), Message.visible_at > Conversation.person_read_at
+        ),
+    )
 
 
 class ConversationService:
@@ -125,7 +136,6 @@ class ConversationService:
             opened_by=opened_by,
             last_seq=0,
             vendor_streak=0,
-            person_read_seq=0,
             created_at=now,
             updated_at=now,
         )
@@ -166,10 +176,11 @@ class ConversationService:
             conversation = self._locked(
                 self._vendor_scope(vendor.id, token_person_id), conversation_id
             )
-            if conversation.state != "open":
-                raise ConversationClosed("The person closed this conversation", field="state")
+            # Blocked first: blocking also closes, and the vendor should learn the cause.
             if self._blocked(conversation.person_id, vendor.id):
                 raise VendorBlocked("The person blocked you; you cannot write to them")
+            if conversation.state != "open":
+                raise ConversationClosed("The person closed this conversation", field="state")
             if not self._consent_live(conversation):
                 raise ConsentEnded(
                     "The consent for this conversation was withdrawn or has expired",
@@ -243,13 +254,7 @@ class ConversationService:
         """Everything the person can see in the conversation now counts as read."""
         with write_transaction(self.session):
             conversation = self._locked(Conversation.person_id == person_id, conversation_id)
-            seen = self.session.scalar(
-                select(func.max(Message.seq)).where(
-                    Message.conversation_id == conversation.id,
-                    Message.visible_at <= clock.now(),
-                )
-            )
-            conversation.person_read_seq = max(conversation.person_read_seq, seen or 0)
+            conversation.person_read_at = clock.now()
         return conversation
 
     # Reading
@@ -296,13 +301,20 @@ class ConversationService:
         return self.describe([conversation], False)[0]
 
     def person_messages(
-        self, person_id: uuid.UUID, conversation_id: uuid.UUID, *, limit: int, cursor: str | None
+        self,
+        person_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        *,
+        limit: int,
+        cursor: str | None,
+        include_held: bool = False,
     ) -> Page[dict[str, Any]]:
-        """Newest first; a held vendor message appears once the quiet hours are over."""
+        """Newest first; a held vendor message appears once the quiet hours are over (the
+        export, ``include_held``, shows it already, with ``held_until``)."""
         conversation = self._own(Conversation.person_id == person_id, conversation_id)
-        stmt = select(Message).where(
-            Message.conversation_id == conversation.id, Message.visible_at <= clock.now()
-        )
+        stmt = select(Message).where(Message.conversation_id == conversation.id)
+        if not include_held:
+            stmt = stmt.where(Message.visible_at <= clock.now())
         return self._message_page(conversation, stmt, limit, cursor)
 
     def vendor_messages(
@@ -327,9 +339,7 @@ class ConversationService:
                 .join(Conversation, Conversation.id == Message.conversation_id)
                 .where(
                     Conversation.person_id == person_id,
-                    Message.sender == "vendor",
-                    Message.seq > Conversation.person_read_seq,
-                    Message.visible_at <= clock.now(),
+                    _unread_by_person(clock.now()),
                 )
             )
             or 0
@@ -346,13 +356,20 @@ class ConversationService:
                 .join(Conversation, Conversation.id == Message.conversation_id)
                 .where(
                     Message.conversation_id.in_(ids),
-                    Message.sender == "vendor",
-                    Message.seq > Conversation.person_read_seq,
-                    Message.visible_at <= now,
+                    _unread_by_person(now),
                 )
                 .group_by(Message.conversation_id)
             ).all()
         )
+        # What the person sees leaves out messages still held in their quiet hours.
+        shown = {
+            conversation_id: (count, latest)
+            for conversation_id, count, latest in self.session.execute(
+                select(Message.conversation_id, func.count(), func.max(Message.visible_at))
+                .where(Message.conversation_id.in_(ids), Message.visible_at <= now)
+                .group_by(Message.conversation_id)
+            )
+        }
         vendors = dict(
             self.session.execute(
                 select(Vendor.id, Vendor.name).where(
@@ -377,6 +394,7 @@ class ConversationService:
                 "closed_at": c.closed_at,
             }
             if for_person:
+                view["message_count"], view["last_message_at"] = shown.get(c.id, (0, None))
                 view["unread"] = unread.get(c.id, 0)
                 del view["customer_ref"]
             else:
@@ -400,8 +418,8 @@ class ConversationService:
         conversation.last_seq += 1
         conversation.vendor_streak = conversation.vendor_streak + 1 if sender == "vendor" else 0
         if sender == "person":
-            # What the person wrote after reading counts as read.
-            conversation.person_read_seq = conversation.last_seq
+            # Writing means having read what was visible (never what is still held).
+            conversation.person_read_at = now
         conversation.last_message_at = conversation.updated_at = now
         message = Message(
             id=uuid.uuid4(),
@@ -464,7 +482,11 @@ class ConversationService:
                 "intention_id": m.intention_id,
                 "created_at": m.created_at,
                 "held_until": m.visible_at if m.visible_at > now else None,
-                "read": m.sender == "person" or m.seq <= conversation.person_read_seq,
+                "read": m.sender == "person"
+                or (
+                    conversation.person_read_at is not None
+                    and m.visible_at <= conversation.person_read_at
+                ),
             }
             for m in messages
         ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpcore
 import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +48,7 @@ RETRY_FACTOR = 3
 LONGEST_WAIT_S = 86_400
 JITTER = 0.2
 USER_AGENT = "VRM-Webhooks/1"
+BODY_DRAIN_LIMIT = 64 * 1024
 
 
 def retry_delay(attempt: int, rng: Callable[[float, float], float] = random.uniform) -> timedelta:
@@ -96,6 +99,10 @@ class DeliveryQueue:
             return []
         with self.sessions() as session:
             # Look before locking: an idle worker polls without ever taking a write lock.
+            # One snapshot for both reads (PostgreSQL's default gives each statement its
+            # own), or a claim committed between them would escape the endpoint's cap.
+            if session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             now = clock.now()
             chosen = self._candidates(session, now, limit)
             if not chosen:
@@ -303,20 +310,90 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}"[:300]
 
 
+_attempt = threading.local()
+
+
+def _bounded(timeout: float | None) -> float:
+    """A socket operation's timeout, cut to what is left of the current attempt."""
+    deadline = getattr(_attempt, "deadline", None)
+    if deadline is None:
+        return timeout  # type: ignore[return-value]
+    left = max(0.001, deadline - time.monotonic())
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the attempt's deadline, so a
+    receiver trickling bytes cannot keep an attempt alive past its lease."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self.stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self.stream.start_tls(ssl_context, server_hostname, _bounded(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            super().connect_tcp(host, port, _bounded(timeout), local_address, socket_options)
+        )
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport over a connection pool whose sockets obey the attempt deadline
+    (httpx's own timeouts bound each operation, not the whole attempt)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # httpx exposes no network backend option; its pool is rebuilt with ours.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_keepalive_connections=64,
+            network_backend=_DeadlineBackend(),
+        )
+
+
 class Sender:
-    """Sends one attempt. Outside development the host is resolved and checked before
-    every attempt, and the connection goes to the checked address (with the original
-    name for TLS and Host), so DNS cannot be switched to an internal address between
-    the check and the request."""
+    """Sends one attempt, which ends within ``WEBHOOK_TIMEOUT_S`` whatever the receiver
+    does. Outside development the host is resolved and checked before every attempt,
+    and the connection goes to the checked address (with the original name for TLS and
+    Host), so DNS cannot be switched to an internal address between the check and the
+    request."""
 
     def __init__(self, settings: dict[str, Any], transport: httpx.BaseTransport | None = None):
         self.production = settings["ENV"] == "production"
-        timeout = settings["WEBHOOK_TIMEOUT_S"]
+        self.timeout = settings["WEBHOOK_TIMEOUT_S"]
         self.client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(self.timeout),
             follow_redirects=False,
-            transport=transport,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            transport=transport or _DeadlineTransport(),
             headers={"user-agent": USER_AGENT, "content-type": "application/json"},
         )
 
@@ -326,6 +403,7 @@ class Sender:
     def send(self, job: Job) -> Outcome:
         started, began = clock.now(), time.monotonic()
         status, error = None, None
+        _attempt.deadline = began + self.timeout
         try:
             url, extra_headers, extensions = self._target(job.url)
             timestamp = int(clock.now().timestamp())
@@ -337,12 +415,22 @@ class Sender:
                 headers={**headers, **extra_headers},
                 extensions=extensions,
             )
-            # The response body is not read: only the status counts.
             response = self.client.send(request, stream=True)
-            response.close()
-            status = response.status_code
+            try:
+                status = response.status_code
+                # Only the status counts; a short body is drained so the connection can
+                # be reused, a long one is cut off.
+                drained = 0
+                for chunk in [] if response.is_stream_consumed else response.iter_raw():
+                    drained += len(chunk)
+                    if drained > BODY_DRAIN_LIMIT:
+                        break
+            finally:
+                response.close()
         except (httpx.HTTPError, UnsafeDestination, OSError) as failure:
             error = _describe(failure)
+        finally:
+            _attempt.deadline = None
         duration = int((time.monotonic() - began) * 1000)
         return Outcome(started, duration, status, error)
 

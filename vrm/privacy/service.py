@@ -119,7 +119,9 @@ def _conversations(
     exported = []
     for view in service.person_page(person.id, limit=1_000_000, cursor=None).data:
         item = PersonConversationSchema().dump(view)
-        messages = service.person_messages(person.id, view["id"], limit=1_000_000, cursor=None)
+        messages = service.person_messages(
+            person.id, view["id"], limit=1_000_000, cursor=None, include_held=True
+        )
         item["messages"] = MessageSchema(many=True).dump(messages.data)
         exported.append(item)
     return exported

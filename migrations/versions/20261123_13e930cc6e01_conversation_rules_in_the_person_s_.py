@@ -1,8 +1,8 @@
 """conversation rules in the person's terms, messages
 
-Revision ID: 43047e35ef32
+Revision ID: 13e930cc6e01
 Revises: 90b99feef274
-Create Date: 2026-11-23 12:42:15.795511
+Create Date: 2026-11-23 13:14:08.108503
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import vrm.db
 
-revision: str = "43047e35ef32"
+revision: str = "13e930cc6e01"
 down_revision: str | None = "90b99feef274"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -61,9 +61,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("vendor_streak", sa.Integer(), server_default="0", nullable=False)
         )
-        batch_op.add_column(
-            sa.Column("person_read_seq", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("person_read_at", vrm.db.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("last_message_at", vrm.db.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("closed_at", vrm.db.UTCDateTime(), nullable=True))
 
@@ -91,7 +89,7 @@ def downgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_column("closed_at")
         batch_op.drop_column("last_message_at")
-        batch_op.drop_column("person_read_seq")
+        batch_op.drop_column("person_read_at")
         batch_op.drop_column("vendor_streak")
         batch_op.drop_column("last_seq")
 
