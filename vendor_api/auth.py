@@ -75,5 +75,14 @@ def token() -> OAuthToken:
     return current_token._get_current_object()  # type: ignore[no-any-return]
 
 
+def idempotency_caller() -> str:
+    """Whose Idempotency-Key space a request uses: the client, and the person when the
+    token is one a person issued (a replay must not cross the token's reach)."""
+    current = token()
+    if current.person_id is None:
+        return f"client:{current.client_pk}"
+    return f"client:{current.client_pk}:person:{current.person_id}"
+
+
 def scope_doc(scope: str | None) -> list[dict[str, list[str]]]:
     return [{"vendorOAuth": [scope] if scope else []}]

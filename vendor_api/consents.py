@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from vendor_api.auth import require_oauth, scope_doc, token
+from vendor_api.auth import idempotency_caller, require_oauth, scope_doc, token
 from vrm.consents.schemas import (
     ConsentRequestSchema,
     ConsentSchema,
@@ -70,7 +70,7 @@ def list_agreements(args: dict[str, Any]) -> Page[Any]:
 @blp.route("/consent-requests", methods=["POST"])
 @blp.doc(security=scope_doc("consents:request"), parameters=[IDEMPOTENCY_HEADER])
 @require_oauth("consents:request")
-@idempotent(lambda: f"client:{token().client_pk}")
+@idempotent(idempotency_caller)
 @blp.arguments(ConsentRequestSchema)
 @blp.response(201, ConsentSchema)
 @blp.alt_response(409, description="You have not accepted the person's terms")

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from vendor_api.auth import require_oauth, scope_doc, token
+from vendor_api.auth import idempotency_caller, require_oauth, scope_doc, token
 from vendor_api.consents import caller
 from vrm.conversations.schemas import MessageInSchema, MessageSchema, VendorConversationSchema
 from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
@@ -54,7 +54,7 @@ def list_messages(args: dict[str, Any], conversation_id: uuid.UUID) -> Page[Any]
 @blp.route("/conversations/<uuid:conversation_id>/messages", methods=["POST"])
 @blp.doc(security=scope_doc("conversations:write"), parameters=[IDEMPOTENCY_HEADER])
 @require_oauth("conversations:write")
-@idempotent(lambda: f"client:{token().client_pk}")
+@idempotent(idempotency_caller)
 @blp.arguments(MessageInSchema)
 @blp.response(201, MessageSchema)
 @blp.alt_response(

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from vendor_api.auth import require_oauth, scope_doc, token
+from vendor_api.auth import idempotency_caller, require_oauth, scope_doc, token
 from vendor_api.consents import caller
 from vrm.errors import Forbidden
 from vrm.events.schemas import (
@@ -43,10 +43,6 @@ def _vendor_id() -> uuid.UUID:
     return caller().id
 
 
-def _client() -> str:
-    return f"client:{token().client_pk}"
-
-
 def _with_secret(endpoint: Any, secret: str) -> dict[str, Any]:
     return {**webhook_service().describe(endpoint), "secret": secret}
 
@@ -66,7 +62,7 @@ def list_webhooks(args: dict[str, Any]) -> Page[Any]:
 @blp.route("/webhooks", methods=["POST"])
 @blp.doc(security=scope_doc(MANAGE), parameters=[IDEMPOTENCY_HEADER])
 @require_oauth(MANAGE)
-@idempotent(_client)
+@idempotent(idempotency_caller)
 @blp.arguments(WebhookInSchema)
 @blp.response(201, WebhookWithSecretSchema)
 def create_webhook(body: dict[str, Any]) -> dict[str, Any]:

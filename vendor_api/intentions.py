@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from vendor_api.auth import require_oauth, scope_doc, token
+from vendor_api.auth import idempotency_caller, require_oauth, scope_doc, token
 from vendor_api.consents import caller
 from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
 from vrm.idempotency.http import about, idempotent
@@ -25,10 +25,6 @@ from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
 from vrm.runtime import offer_service, subscription_service
 
 blp = Blueprint("vendor_intentions", __name__, description="Subscriptions, intentions, offers")
-
-
-def _client() -> str:
-    return f"client:{token().client_pk}"
 
 
 @blp.route("/categories", methods=["GET"])
@@ -55,7 +51,7 @@ def list_subscriptions(args: dict[str, Any]) -> Page[Any]:
 @blp.route("/subscriptions", methods=["POST"])
 @blp.doc(security=scope_doc("intentions:read"), parameters=[IDEMPOTENCY_HEADER])
 @require_oauth("intentions:read")
-@idempotent(_client)
+@idempotent(idempotency_caller)
 @blp.arguments(SubscriptionInSchema)
 @blp.response(201, SubscriptionSchema)
 def subscribe(body: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +103,7 @@ def get_intention(intention_id: uuid.UUID) -> dict[str, Any]:
 @blp.route("/intentions/<uuid:intention_id>/offers", methods=["POST"])
 @blp.doc(security=scope_doc("offers:write"), parameters=[IDEMPOTENCY_HEADER])
 @require_oauth("offers:write")
-@idempotent(_client)
+@idempotent(idempotency_caller)
 @blp.arguments(OfferInSchema)
 @blp.response(201, OfferSchema)
 @blp.alt_response(409, description="You already have an open offer on this intention")

@@ -156,3 +156,32 @@ def test_a_token_one_person_issued_reaches_only_that_persons_conversations(
     assert [m["text"] for m in as_bob.messages(bobs["id"])][0] == "Hello Bob"
     # The vendor's own client-credentials token still sees both.
     assert {c["id"] for c in shop.conversations()} == {adas["id"], bobs["id"]}
+
+
+def test_a_token_one_person_issued_cannot_replay_a_message_it_could_not_send(
+    app, live_server, person, other, shop
+):
+    adas = opened_by_person(app, person, shop, "Ada's question")
+    path = f"/vendor/v1/conversations/{adas['id']}/messages"
+    body = {"text": "For Ada only"}
+    first = shop.http.post(path, json=body, headers=shop.headers({"Idempotency-Key": "k1"}))
+    assert first.status_code == 201, first.text
+    assert shop.api is not None
+    creds = VendorCreds(shop.id, shop.api.client_id, shop.api.client_secret, REDIRECT_URI, "Acme")
+    browser = Browser(live_server)
+    try:
+        scope = "conversations:read conversations:write"
+        tokens = exchange(
+            live_server, creds, authorize(live_server, browser, creds, other, scope=scope)
+        )
+    finally:
+        browser.close()
+
+    replay = shop.http.post(
+        path,
+        json=body,
+        headers={"Authorization": f"Bearer {tokens['access_token']}", "Idempotency-Key": "k1"},
+    )
+
+    problem_of(replay, 404, "not-found")
+    assert "For Ada only" not in replay.text

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from tests.conftest import PASSWORD, Account
 from tests.consents.conftest import (
     VendorApi,
+    access_log,
     fill_profile,
     granted,
     make_vendor,
@@ -277,6 +278,33 @@ def test_a_profile_change_reaches_only_vendors_whose_live_consent_covers_it(
     assert updates(app, globex) == []  # its field did not change
     assert updates(app, initech) == []  # withdrawn
     assert updates(app, consented["umbrella_vendor"]) == []  # expired, not yet recorded
+
+
+def test_a_pushed_value_is_in_the_persons_access_log_like_a_read(
+    frozen_clock, app, client, ada, acme, globex, initech, consented
+):
+    patch_profile(client, ada, phone="+447911000000")
+
+    pushes = [e for e in access_log(client, ada)["data"] if e["action"] == "profile.pushed"]
+    assert [(e["vendor_id"], e["fields"]) for e in pushes] == [(str(acme.id), ["phone"])]
+    assert pushes[0]["detail"]["consent_ids"] == [consented["acme"]["id"]]
+
+
+def test_withdrawing_the_consent_takes_pushed_values_out_of_the_vendors_events(
+    frozen_clock, app, client, ada, acme, globex, initech, consented
+):
+    patch_profile(client, ada, phone="+447911000000", given_name="Augusta")
+    assert updates(app, acme)[0]["changed"] == {"given_name": "Augusta", "phone": "+447911000000"}
+    # Another consent to Acme still covers the given name, not the phone.
+    granted(client, ada, acme, ["given_name"], days=30)
+
+    post(client, ada, f"{CONSENTS}/{consented['acme']['id']}/withdraw")
+
+    [update] = updates(app, acme)
+    assert update["changed"] == {"given_name": "Augusta"}
+    assert update["withdrawn_fields"] == ["phone"]
+    stored_bodies = [e["data"] for e in events(app, acme)]
+    assert "+447911000000" not in repr(stored_bodies)
 
 
 def test_a_removed_field_is_announced_as_null_under_a_consent_of_any_purpose(

@@ -132,6 +132,12 @@ def test_a_metadata_service_is_refused_in_every_environment(dns, url):
     refused_url(url, production=True)
 
 
+@pytest.mark.parametrize("url", ["https://[::1", "https://[", "http://[fe80::1%eth0"])
+def test_a_malformed_ip_literal_is_refused_naming_url(dns, url):
+    refused_url(url, production=False)
+    refused_url(url, production=True)
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -236,6 +242,14 @@ NOT_PUBLIC = [
     "240.0.0.1",
     "255.255.255.255",
     "2001:db8::1",
+    # IPv6 forms that carry or reach an IPv4 address, and deprecated site-local
+    "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "64:ff9b:1::1",
+    "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+    "::7f00:1",  # IPv4-compatible 127.0.0.1
+    "fec0::1",
 ]
 
 
@@ -404,7 +418,7 @@ def test_a_host_that_now_resolves_to_a_private_address_is_not_sent_to(
     dns.table["hooks.example.com"] = [address]
     outcome = sender_for().send(job("https://hooks.example.com/vrm"))
     assert outcome.status_code is None and not outcome.succeeded
-    assert outcome.error is not None and "not a public address" in outcome.error
+    assert outcome.error is not None and "non-public address" in outcome.error
     assert vendor_server.requests == []
     assert dns.asked == ["hooks.example.com"]
 
@@ -490,7 +504,9 @@ def test_the_dispatcher_records_a_refused_address_and_sends_once_dns_is_public_a
         [delivery] = hooks_vendor.get(f"{WEBHOOKS}/{made['id']}/deliveries").json["data"]
         assert delivery["state"] == "pending"
         assert delivery["last_status_code"] is None
-        assert "10.0.0.7" in delivery["last_error"]
+        # The vendor learns the address is refused, not which internal address it is.
+        assert "non-public" in delivery["last_error"]
+        assert "10.0.0.7" not in delivery["last_error"]
         assert delivery["attempts"][0]["error"] == delivery["last_error"]
 
         dns.table["hooks.example.com"] = [PUBLIC_V4]

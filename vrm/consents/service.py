@@ -21,7 +21,7 @@ from vrm.conversations.service import CONTACT_PURPOSES, ConversationService
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from vrm.events.outbox import Outbox
+from vrm.events.outbox import Outbox, redact_profile_values
 from vrm.pagination import Page, newest_first
 from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.profile.service import ProfileService
@@ -511,9 +511,28 @@ class ConsentService:
             self._set_state(consent, "expired")
 
     def _set_state(self, consent: Consent, state: str) -> None:
+        if consent.state == "given" and state != "given":
+            self._unpush(consent)
         consent.state = state
         consent.updated_at = clock.now()
         self._record(consent, self._vendor(consent.vendor_id), state)
+
+    def _unpush(self, consent: Consent) -> None:
+        """The consent ends: values it let us push to the vendor leave its stored events,
+        unless another live consent still covers them."""
+        still = self.session.scalars(
+            select(Consent.fields).where(
+                Consent.vendor_id == consent.vendor_id,
+                Consent.person_id == consent.person_id,
+                Consent.state == "given",
+                Consent.expires_at > clock.now(),
+                Consent.id != consent.id,
+            )
+        )
+        covered = {name for fields in still for name in fields}
+        redact_profile_values(
+            self.session, self.keyring, consent.vendor_id, consent.person_id, covered
+        )
 
     def _record(
         self, consent: Consent, vendor: Vendor, event_type: str, *, approved: bool = False

@@ -370,12 +370,12 @@ class _DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport over a connection pool whose sockets obey the attempt deadline
     (httpx's own timeouts bound each operation, not the whole attempt)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keepalive: bool) -> None:
         super().__init__()
         # httpx exposes no network backend option; its pool is rebuilt with ours.
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
-            max_keepalive_connections=64,
+            max_keepalive_connections=64 if keepalive else 0,
             network_backend=_DeadlineBackend(),
         )
 
@@ -393,7 +393,9 @@ class Sender:
         self.client = httpx.Client(
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=False,
-            transport=transport or _DeadlineTransport(),
+            # Pinned connections are pooled by address, not name: reusing one for another
+            # host at the same address would skip that host's certificate check.
+            transport=transport or _DeadlineTransport(keepalive=not self.production),
             headers={"user-agent": USER_AGENT, "content-type": "application/json"},
         )
 

@@ -161,6 +161,36 @@ def _allocate(session: Session, pending: list[Pending]) -> dict[uuid.UUID, int]:
     return seqs
 
 
+def redact_profile_values(
+    session: Session,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    person_id: uuid.UUID,
+    still_covered: set[str],
+) -> None:
+    """Take out of the vendor's stored ``profile.updated`` events about the person every
+    value no live consent covers any more: the feed, retries and replays then carry only
+    the names, under ``withdrawn_fields``. Call when a consent ends, in its transaction."""
+    for row in session.scalars(
+        select(OutboxEvent).where(
+            OutboxEvent.vendor_id == vendor_id,
+            OutboxEvent.person_id == person_id,
+            OutboxEvent.type == "profile.updated",
+        )
+    ):
+        aad = aad_for("outbox_events", "body", row.id)
+        body = json.loads(keyring.decrypt(row.body, aad))
+        changed = body["data"]["changed"]
+        gone = sorted(set(changed) - still_covered)
+        if not gone:
+            continue
+        body["data"]["changed"] = {k: v for k, v in changed.items() if k in still_covered}
+        body["data"]["withdrawn_fields"] = sorted(
+            {*body["data"].get("withdrawn_fields", []), *gone}
+        )
+        row.body = keyring.encrypt(json.dumps(body, separators=(",", ":")), aad)
+
+
 def purge_events_before(session: Session, before: datetime) -> int:
     """Delete events older than ``before``, with their deliveries, in modest batches."""
     purged = 0

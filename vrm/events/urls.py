@@ -21,6 +21,24 @@ METADATA = {
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# IPv6 ranges that carry or reach an IPv4 address (NAT64, 6to4, Teredo, IPv4-compatible)
+# or are deprecated (site-local): whatever Python calls them, never a webhook target.
+TUNNELS = [
+    ipaddress.ip_network(n)
+    for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::/96", "fec0::/10")
+]
+GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+
+
+def is_public(address: Address) -> bool:
+    """A global unicast address, not a metadata service, not a tunnel to IPv4."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)
+        if address not in GLOBAL_UNICAST or any(address in net for net in TUNNELS):
+            return False
+    return address.is_global and not address.is_multicast and address not in METADATA
+
 
 class UnsafeDestination(Exception):
     """The URL's host resolves to an address webhooks must not reach."""
@@ -40,8 +58,11 @@ def is_loopback_host(host: str) -> bool:
 
 def check_url(url: str, *, production: bool) -> str:
     """The URL, if a webhook may be sent there; otherwise a 422 naming ``url``."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise ValidationFailed("Give an absolute https URL", field="url") from None
     if parts.scheme not in {"https", "http"} or not host:
         raise ValidationFailed("Give an absolute https URL", field="url")
     if parts.username or parts.password:
@@ -77,13 +98,9 @@ def public_addresses(host: str, port: int) -> list[Address]:
     addresses: list[Address] = []
     for *_, sockaddr in found:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        mapped = getattr(address, "ipv4_mapped", None)
-        if mapped is not None:
-            address = mapped
-        if not address.is_global or address.is_multicast or address in METADATA:
-            raise UnsafeDestination(
-                f"The host {host!r} resolves to {address}, which is not a public address"
-            )
+        if not is_public(address):
+            # The address itself stays out of the message: it would map internal DNS.
+            raise UnsafeDestination(f"The host {host!r} resolves to a non-public address")
         addresses.append(address)
     if not addresses:
         raise UnsafeDestination(f"The host {host!r} does not resolve")

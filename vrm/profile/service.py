@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from vrm import clock
 from vrm.accounts.models import Person
+from vrm.audit.service import AuditLog
 from vrm.consents.models import Consent
 from vrm.crypto import Keyring, aad_for
 from vrm.db import write_transaction
@@ -19,6 +20,7 @@ from vrm.errors import PreconditionFailed
 from vrm.events.outbox import Outbox
 from vrm.pagination import Page, newest_first
 from vrm.profile.models import ProfileAttribute, ProfileRevision
+from vrm.vendors.models import Vendor
 
 
 @dataclass
@@ -134,7 +136,19 @@ class ProfileService:
                 covering.setdefault(vendor_id, []).append(consent_id)
                 shown.setdefault(vendor_id, set()).update(covered)
         outbox = Outbox(self.session, self.keyring)
+        audit = AuditLog(self.session)
+        vendors = {
+            v.id: v for v in self.session.scalars(select(Vendor).where(Vendor.id.in_(covering)))
+        }
         for vendor_id, consent_ids in covering.items():
+            # A value pushed is a value disclosed: the person sees it in their access log.
+            audit.append(
+                person_id,
+                "profile.pushed",
+                vendor=vendors[vendor_id],
+                fields=sorted(shown[vendor_id]),
+                detail={"consent_ids": [str(c) for c in consent_ids]},
+            )
             outbox.emit(
                 vendor_id,
                 "profile.updated",
