@@ -243,4 +243,5 @@ def revoke_vendor(vendor_id: uuid.UUID) -> Any:
 blp.add_url_rule("/oauth/authorize", "authorize", authorize, methods=["GET", "POST"])
 
 from vrm.web import consents as _consents  # noqa: E402,F401  (registers its routes on blp)
+from vrm.web import conversations as _conversations  # noqa: E402,F401  (registers its routes on blp)
 from vrm.web import intentions as _intentions  # noqa: E402,F401  (registers its routes on blp)

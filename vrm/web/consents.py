@@ -17,7 +17,9 @@ from vrm.consents.purposes import PURPOSES
 from vrm.errors import DomainError, ValidationFailed
 from vrm.parsing import whole_number
 from vrm.runtime import consent_service, db_session, terms_service
+from vrm.terms.models import PersonTerms
 from vrm.terms.roster import ROSTER
+from vrm.terms.service import MAX_UNANSWERED_CEILING
 from vrm.web import _errors, blp, login_required
 
 LOG_PAGE_SIZE = 50
@@ -73,37 +75,74 @@ def _days(name: str) -> int | None:
 # Terms
 
 
+def _rules(form: Any) -> dict[str, Any]:
+    """The conversation rules the form sets, as the terms service takes them; a rule
+    whose input the form lacks keeps its value. Both quiet-hour times empty: none."""
+    rules: dict[str, Any] = {}
+    if "max_unanswered_messages" in form:
+        count = whole_number(form.get("max_unanswered_messages"), "max_unanswered_messages")
+        if count is None:
+            raise ValidationFailed("Give a number of messages", field="max_unanswered_messages")
+        rules["max_unanswered"] = count
+    if "quiet_hours.start" in form or "quiet_hours.end" in form:
+        start = form.get("quiet_hours.start", "").strip()
+        end = form.get("quiet_hours.end", "").strip()
+        if start and end:
+            rules["quiet_hours"] = {"start": start, "end": end}
+        elif start or end:
+            missing = "quiet_hours.end" if start else "quiet_hours.start"
+            raise ValidationFailed(
+                "Give both times, or leave both empty for no quiet hours", field=missing
+            )
+        else:
+            rules["quiet_hours"] = None
+    if "time_zone" in form:
+        rules["time_zone"] = form.get("time_zone", "").strip()  # the service names a bad one
+    return rules
+
+
+def _terms_form(current: PersonTerms) -> dict[str, str]:
+    """The stored settings as the form's inputs (named as the API's members)."""
+    return {
+        "consent_default_days": str(current.consent_default_days),
+        "consent_max_days": str(current.consent_max_days),
+        "max_unanswered_messages": str(current.max_unanswered),
+        "quiet_hours.start": current.quiet_start or "",
+        "quiet_hours.end": current.quiet_end or "",
+        "time_zone": current.time_zone,
+    }
+
+
 @blp.route("/terms", methods=["GET", "POST"])
 @login_required
 def terms() -> Any:
     service = terms_service()
     errors: dict[str, str] = {}
+    current = service.of_person(g.person.id)
+    form = _terms_form(current)
+    chosen = [ref["code"] for ref in current.terms]
     if request.method == "POST":
         chosen = request.form.getlist("terms")
-        form = {
-            "consent_default_days": request.form.get("consent_default_days", ""),
-            "consent_max_days": request.form.get("consent_max_days", ""),
-        }
+        form = {name: request.form.get(name, value) for name, value in form.items()}
         try:
             max_days, default_days = _days("consent_max_days"), _days("consent_default_days")
             if max_days is None:
                 raise ValidationFailed("Give a number of days", field="consent_max_days")
             if default_days is None:
                 raise ValidationFailed("Give a number of days", field="consent_default_days")
-            service.set_for_person(g.person.id, chosen, default_days, max_days)
+            rules = _rules(request.form)
+            service.set_for_person(g.person.id, chosen, default_days, max_days, rules)
         except ValidationFailed as error:
             errors = _errors(error)
         else:
             return redirect(url_for("web.terms", saved=1))
-    else:
-        current = service.of_person(g.person.id)
-        chosen = [ref["code"] for ref in current.terms]
-        form = {
-            "consent_default_days": str(current.consent_default_days),
-            "consent_max_days": str(current.consent_max_days),
-        }
     return render_template(
-        "terms.html", roster=ROSTER, chosen=set(chosen), form=form, errors=errors
+        "terms.html",
+        roster=ROSTER,
+        chosen=set(chosen),
+        form=form,
+        errors=errors,
+        max_unanswered_ceiling=MAX_UNANSWERED_CEILING,
     ), 422 if errors else 200
 
 
