@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: install, migrate the embedded SQLite database under instance/, serve on 127.0.0.1:$(PORT)
+## make run: install, migrate the embedded SQLite database under instance/, add the demo data
+## when nobody has an account yet (it prints the demo login), serve on 127.0.0.1:$(PORT)
 run: install
 	$(BIN)/vrm db upgrade
+	$(BIN)/vrm demo --if-empty --base-url http://127.0.0.1:$(PORT)
 	$(BIN)/vrm serve --with-worker --host 127.0.0.1 --port $(PORT)
 
 ## make test: install, then the whole suite on SQLite, and again on PostgreSQL when

@@ -250,6 +250,53 @@ def vendor_registration_token(vendor_id: uuid.UUID | None, days: int) -> None:
 
 @main.command()
 @click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Do nothing when any person has an account (make run uses this).",
+)
+@click.option(
+    "--new-secrets",
+    is_flag=True,
+    help="Give each demo vendor a new OAuth client and print its secret.",
+)
+@click.option(
+    "--base-url",
+    default=lambda: f"http://127.0.0.1:{os.environ.get('PORT', '5000')}",
+    show_default="http://127.0.0.1:PORT",
+    help="Where the app is served, for the login URL printed.",
+)
+def demo(if_empty: bool, new_secrets: bool, base_url: str) -> None:
+    """Make the demo data if missing (idempotent); print its credentials as JSON.
+
+    The demo person logs in as demo@vrm.example with a fixed password. A vendor's client
+    secret is shown only when it is made; later runs print null (see --new-secrets).
+    """
+    from vrm import demo as demo_data
+
+    rt = _keyring_app().extensions["vrm"]
+    if if_empty and not demo_data.database_is_empty(rt):
+        click.echo(
+            "The database has accounts already: no demo data added "
+            "(`vrm demo` adds it, or prints the demo login if it is there).",
+            err=True,
+        )
+        return
+    try:
+        result = demo_data.run(rt, base_url=base_url, new_secrets=new_secrets)
+    except demo_data.DemoError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(result, indent=2))
+    person = result["person"]
+    click.echo(
+        f"Demo ready: log in at {person['login_url']} as {person['email']} "
+        f"with the password {person['password']}; the API is described at "
+        f"{base_url.rstrip('/')}/docs",
+        err=True,
+    )
+
+
+@main.command()
+@click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),

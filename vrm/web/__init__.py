@@ -83,8 +83,9 @@ def _safe_next(target: str | None) -> str | None:
 
 @blp.get("/")
 def home() -> Any:
+    """The welcome page; for a logged-in person, their start page (what waits for them)."""
     if g.person is not None:
-        return redirect(url_for("web.profile"))
+        return _dashboard.overview()
     return render_template("home.html")
 
 
@@ -244,4 +245,6 @@ blp.add_url_rule("/oauth/authorize", "authorize", authorize, methods=["GET", "PO
 
 from vrm.web import consents as _consents  # noqa: E402,F401  (registers its routes on blp)
 from vrm.web import conversations as _conversations  # noqa: E402,F401  (registers its routes on blp)
+from vrm.web import dashboard as _dashboard  # noqa: E402  (registers its routes on blp)
+from vrm.web import docs as _docs  # noqa: E402,F401  (registers its routes on blp)
 from vrm.web import intentions as _intentions  # noqa: E402,F401  (registers its routes on blp)
