@@ -81,7 +81,8 @@ def idempotency_caller() -> str:
     current = token()
     if current.person_id is None:
         return f"client:{current.client_pk}"
-    return f"client:{current.client_pk}:person:{current.person_id}"
+    # Short enough for the caller column (80) with both ids.
+    return f"client:{current.client_pk}:p:{current.person_id.hex}"
 
 
 def scope_doc(scope: str | None) -> list[dict[str, list[str]]]:
