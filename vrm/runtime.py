@@ -24,6 +24,7 @@ from vrm.privacy.service import PrivacyService
 from vrm.profile.service import ProfileService
 from vrm.terms.service import TermsService
 from vrm.vendors.blocks import BlockService
+from vrm.vendors.relationship import RelationshipService
 from vrm.vendors.service import VendorService
 
 
@@ -105,3 +106,7 @@ def event_feed() -> EventFeed:
 
 def conversation_service() -> ConversationService:
     return ConversationService(db_session(), runtime().keyring)
+
+
+def relationship_service() -> RelationshipService:
+    return RelationshipService(db_session(), runtime().keyring)

@@ -13,6 +13,21 @@ from tests.vendor_api.conftest import REDIRECT_URI, Browser, VendorCreds, author
 from vrm.conversations.models import Message
 
 
+def issued_by(live_server: str, shop, person) -> str:
+    """An access token the person issued the vendor through the authorization-code flow."""
+    assert shop.api is not None
+    creds = VendorCreds(shop.id, shop.api.client_id, shop.api.client_secret, REDIRECT_URI, "Acme")
+    browser = Browser(live_server)
+    try:
+        scope = "conversations:read conversations:write"
+        tokens = exchange(
+            live_server, creds, authorize(live_server, browser, creds, person, scope=scope)
+        )
+    finally:
+        browser.close()
+    return tokens["access_token"]
+
+
 def person_attempts(person, conversation_id: str):
     base = f"/personal/v1/conversations/{conversation_id}"
     return {
@@ -134,17 +149,8 @@ def test_a_token_one_person_issued_reaches_only_that_persons_conversations(
 ):
     adas = opened_by_person(app, person, shop, "Ada's question")
     bobs = opened_by_person(app, other, shop, "Bob's question")
-    assert shop.api is not None
-    creds = VendorCreds(shop.id, shop.api.client_id, shop.api.client_secret, REDIRECT_URI, "Acme")
-    browser = Browser(live_server)
-    try:
-        scope = "conversations:read conversations:write"
-        tokens = exchange(
-            live_server, creds, authorize(live_server, browser, creds, other, scope=scope)
-        )
-    finally:
-        browser.close()
-    as_bob = type(shop)(shop.http, tokens["access_token"], None, shop.id, shop.name)
+    token = issued_by(live_server, shop, other)
+    as_bob = type(shop)(shop.http, token, None, shop.id, shop.name)
 
     listed = as_bob.conversations()
     assert [c["id"] for c in listed] == [bobs["id"]]
@@ -166,21 +172,12 @@ def test_a_token_one_person_issued_cannot_replay_a_message_it_could_not_send(
     body = {"text": "For Ada only"}
     first = shop.http.post(path, json=body, headers=shop.headers({"Idempotency-Key": "k1"}))
     assert first.status_code == 201, first.text
-    assert shop.api is not None
-    creds = VendorCreds(shop.id, shop.api.client_id, shop.api.client_secret, REDIRECT_URI, "Acme")
-    browser = Browser(live_server)
-    try:
-        scope = "conversations:read conversations:write"
-        tokens = exchange(
-            live_server, creds, authorize(live_server, browser, creds, other, scope=scope)
-        )
-    finally:
-        browser.close()
+    token = issued_by(live_server, shop, other)
 
     replay = shop.http.post(
         path,
         json=body,
-        headers={"Authorization": f"Bearer {tokens['access_token']}", "Idempotency-Key": "k1"},
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k1"},
     )
 
     problem_of(replay, 404, "not-found")

@@ -377,6 +377,7 @@ class ConversationService:
                 )
             ).all()
         )
+        live = set() if for_person else self._live_consents(conversations)
         views = []
         for c in conversations:
             view: dict[str, Any] = {
@@ -399,7 +400,7 @@ class ConversationService:
                 del view["customer_ref"]
             else:
                 view["unanswered"] = c.vendor_streak
-                view["can_write"] = c.state == "open" and self._consent_live(c)
+                view["can_write"] = c.state == "open" and c.consent_id in live
             views.append(view)
         return views
 
@@ -524,14 +525,19 @@ class ConversationService:
                 )
 
     def _consent_live(self, conversation: Conversation) -> bool:
-        if conversation.consent_id is None:
-            return False
-        consent = self.session.get(Consent, conversation.consent_id)
-        return (
-            consent is not None
-            and consent.state == "given"
-            and consent.expires_at is not None
-            and consent.expires_at > clock.now()
+        return conversation.consent_id in self._live_consents([conversation])
+
+    def _live_consents(self, conversations: list[Conversation]) -> set[uuid.UUID]:
+        """Which of the conversations' consents are given and unexpired, in one query."""
+        ids = {c.consent_id for c in conversations if c.consent_id is not None}
+        if not ids:
+            return set()
+        return set(
+            self.session.scalars(
+                select(Consent.id).where(
+                    Consent.id.in_(ids), Consent.state == "given", Consent.expires_at > clock.now()
+                )
+            )
         )
 
     def _blocked(self, person_id: uuid.UUID, vendor_id: uuid.UUID) -> bool:

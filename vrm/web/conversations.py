@@ -216,7 +216,8 @@ def block_from_conversation(conversation_id: uuid.UUID) -> Any:
         block_service().block(g.person.id, view["vendor_id"])
         return redirect(url_for("web.conversation", conversation_id=conversation_id, blocked=1))
     return render_template(
-        "conversation_block.html",
-        c=view,
+        "block_confirm.html",
+        name=view["vendor_name"] or "A vendor that no longer exists",
+        back=url_for("web.conversation", conversation_id=conversation_id),
         blocked=block_service().is_blocked(g.person.id, view["vendor_id"]),
     )

@@ -12,31 +12,13 @@ from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
 
-from vrm.runtime import block_service, db_session, runtime
-from vrm.vendors.relationship import RelationshipService
+from vrm.runtime import block_service, relationship_service
 from vrm.web import blp, login_required
-
-# The access-log actions the start page and vendor pages list, in words (the access-log
-# page's own words cover consents and agreements).
-DISCLOSURE_WORDS = {
-    "profile.read": "Read your profile",
-    "profile.pushed": "Was sent your updated details",
-    "message.received": "Wrote to you",
-}
-
-
-def relationships() -> RelationshipService:
-    return RelationshipService(db_session(), runtime().keyring)
-
-
-@blp.app_context_processor
-def _dashboard_words() -> dict[str, Any]:
-    return {"disclosure_words": lambda code: DISCLOSURE_WORDS.get(code, code)}
 
 
 def overview() -> Any:
     """The start page of a logged-in person (``/``, see ``web.home``)."""
-    return render_template("dashboard.html", o=relationships().overview(g.person.id))
+    return render_template("dashboard.html", o=relationship_service().overview(g.person.id))
 
 
 @blp.get("/vendors/<uuid:vendor_id>")
@@ -44,14 +26,16 @@ def overview() -> Any:
 def relationship(vendor_id: uuid.UUID) -> Any:
     """Everything between the person and one vendor; a vendor they do not deal with is
     not found."""
-    return render_template("relationship.html", r=relationships().of_vendor(g.person.id, vendor_id))
+    return render_template(
+        "relationship.html", r=relationship_service().of_vendor(g.person.id, vendor_id)
+    )
 
 
 @blp.route("/vendors/<uuid:vendor_id>/withdraw", methods=["GET", "POST"])
 @login_required
 def withdraw_everything(vendor_id: uuid.UUID) -> Any:
     """GET asks to confirm; POST withdraws every consent still given to the vendor."""
-    service = relationships()
+    service = relationship_service()
     if request.method == "POST":
         withdrawn = service.withdraw_all(g.person.id, vendor_id)
         return redirect(url_for("web.relationship", vendor_id=vendor_id, withdrawn=len(withdrawn)))
@@ -64,11 +48,14 @@ def withdraw_everything(vendor_id: uuid.UUID) -> Any:
 def block_from_relationship(vendor_id: uuid.UUID) -> Any:
     """Block a vendor you deal with: GET asks to confirm, POST blocks (the same block the
     offer and conversation pages make)."""
-    vendor = relationships().vendor_of(g.person.id, vendor_id)  # theirs, or 404
+    vendor = relationship_service().vendor_of(g.person.id, vendor_id)  # theirs, or 404
     blocks = block_service()
     if request.method == "POST":
         blocks.block(g.person.id, vendor_id)
         return redirect(url_for("web.relationship", vendor_id=vendor_id, blocked=1))
     return render_template(
-        "relationship_block.html", vendor=vendor, blocked=blocks.is_blocked(g.person.id, vendor_id)
+        "block_confirm.html",
+        name=vendor.name,
+        back=url_for("web.relationship", vendor_id=vendor_id),
+        blocked=blocks.is_blocked(g.person.id, vendor_id),
     )

@@ -383,7 +383,12 @@ def block_vendor(offer_id: uuid.UUID) -> Any:
         return redirect(
             url_for("web.intention", intention_id=offer["intention_id"], blocked=offer["vendor_id"])
         )
-    return render_template("block_confirm.html", offer=offer)
+    return render_template(
+        "block_confirm.html",
+        name=offer["vendor_name"],
+        back=url_for("web.intention", intention_id=offer["intention_id"]),
+        blocked=block_service().is_blocked(g.person.id, offer["vendor_id"]),
+    )
 
 
 @blp.get("/blocks")
