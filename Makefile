@@ -5,7 +5,8 @@ PORT   ?= 5000
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint openapi browser clean
+CATALOG := vrm/translations/fr/LC_MESSAGES/messages
+.PHONY: install run test lint openapi browser catalog clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[postgres,server,test]'
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) $(CATALOG).mo
+
+# The French catalog is kept as text; the compiled .mo is built here, never committed.
+$(CATALOG).mo: $(CATALOG).po $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d vrm/translations -D messages
+
+## make catalog: after changing page text, gather every translatable string into the French
+## catalog (new ones empty), then translate them; tests/test_translations.py checks it is complete
+catalog: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --sort-output \
+		--project VRM -o vrm/translations/messages.pot .
+	$(BIN)/pybabel update -i vrm/translations/messages.pot -d vrm/translations -D messages \
+		--no-fuzzy-matching --ignore-obsolete
 
 ## make run: install, migrate the embedded SQLite database under instance/, add the demo data
 ## when nobody has an account yet (it prints the demo login), serve on 127.0.0.1:$(PORT)

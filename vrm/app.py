@@ -118,8 +118,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.teardown_appcontext(close_session)
 
-    from vrm import health, personal_api, web
+    from vrm import health, i18n, personal_api, web
 
+    i18n.init_app(app)
     web.csrf.init_app(app)
     limiter.init_app(app)
     api = Api(app)

@@ -58,6 +58,15 @@ class ProfileService:
         )
         return self.session.scalar(latest) or 0
 
+    def locale_of(self, person_id: uuid.UUID) -> str | None:
+        """The person's ``locale`` alone: the pages pick their language from it."""
+        row = self.session.scalar(
+            select(ProfileAttribute).where(
+                ProfileAttribute.person_id == person_id, ProfileAttribute.field == "locale"
+            )
+        )
+        return self._value(row) if row is not None else None
+
     def get(self, person_id: uuid.UUID) -> Profile:
         attributes = self._attributes(person_id)
         values = {name: self._value(row) for name, row in attributes.items()}

@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFProtect
 from vrm import clock
 from vrm.accounts.models import Person
 from vrm.errors import DomainError, InvalidCredentials, ValidationFailed, flatten_messages
+from vrm.i18n import language_from
 from vrm.limits import limit_logins, limiter, signup_limit
 from vrm.parsing import whole_number
 from vrm.profile.schemas import ProfileSchema
@@ -40,7 +41,7 @@ def _protect_forms() -> None:
     secret = session.get("sid")
     g.person = accounts().person_for_web_session(secret) if secret else None
     if secret and g.person is None:
-        session.clear()  # logged out elsewhere, expired, or the account was erased
+        _clear_session()  # logged out elsewhere, expired, or the account was erased
 
 
 @blp.app_context_processor
@@ -65,8 +66,16 @@ def _errors(error: DomainError) -> dict[str, str]:
     return found or {"form": error.detail}
 
 
+def _clear_session() -> None:
+    """Forget who is logged in, but not the language chosen in this browser."""
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+
+
 def _start_session(person: Person) -> None:
-    session.clear()  # a fresh session on every log-in: no fixation
+    _clear_session()  # a fresh session on every log-in: no fixation
     session["sid"] = accounts().open_web_session(person)
 
 
@@ -122,11 +131,21 @@ def login() -> Any:
     return render_template("login.html", error=error, email=email), 401 if error else 200
 
 
+@blp.post("/language")
+def choose_language() -> Any:
+    """The switcher in the footer: remembered for this browser, ahead of the profile's
+    locale and the browser's languages; a plain form, so it works without JavaScript."""
+    language = language_from(request.form.get("lang"))
+    if language:
+        session["lang"] = language
+    return redirect(_safe_next(request.form.get("next")) or url_for("web.home"))
+
+
 @blp.post("/logout")
 def logout() -> Any:
     if session.get("sid"):
         accounts().close_web_session(session["sid"])
-    session.clear()
+    _clear_session()
     return redirect(url_for("web.home"))
 
 
@@ -215,7 +234,7 @@ def account() -> Any:
         except ValidationFailed as error:
             errors = _errors(error)
         else:
-            session.clear()
+            _clear_session()
             return redirect(url_for("web.home", erased=1))
     return render_template("account.html", errors=errors), 422 if errors else 200
 
