@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 CATALOG := vrm/translations/fr/LC_MESSAGES/messages
-.PHONY: install run test lint openapi browser catalog clean
+.PHONY: install run test lint openapi browser catalog clean bench bench-smoke bench-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,17 @@ browser:
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+## make bench: seed 10,000 people, 1,000 vendors, 100,000 subscriptions and intentions, serve
+## each workload under gunicorn, drive it with wrk and print the table (ratios against two
+## baselines measured in the same run); on PostgreSQL too when VRM_BENCH_DATABASE_URL is set
+bench: install bench-tools
+	$(BIN)/pip install --quiet -e '.[postgres,server,test,bench]'
+	$(BIN)/python -m bench.run
+
+## make bench-smoke: the same on a tiny data set with seconds of load (tests run it too)
+bench-smoke: install bench-tools
+	$(BIN)/python -m bench.run --smoke --sqlite-only
+
+bench-tools:
+	./scripts/install-bench-tools.sh

@@ -12,6 +12,7 @@ from vendor_api.consents import caller
 from vrm.conversations.schemas import MessageInSchema, MessageSchema, VendorConversationSchema
 from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
 from vrm.idempotency.http import about, idempotent
+from vrm.limits import limit_vendor_messages
 from vrm.pagination import Page
 from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
 from vrm.runtime import conversation_service
@@ -54,9 +55,11 @@ def list_messages(args: dict[str, Any], conversation_id: uuid.UUID) -> Page[Any]
 @blp.route("/conversations/<uuid:conversation_id>/messages", methods=["POST"])
 @blp.doc(security=scope_doc("conversations:write"), parameters=[IDEMPOTENCY_HEADER])
 @require_oauth("conversations:write")
+@limit_vendor_messages
 @idempotent(idempotency_caller)
 @blp.arguments(MessageInSchema)
 @blp.response(201, MessageSchema)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 @blp.alt_response(
     403, description="The consent behind the conversation ended, or the person blocked you"
 )

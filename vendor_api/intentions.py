@@ -20,6 +20,7 @@ from vrm.intentions.schemas import (
     SubscriptionSchema,
 )
 from vrm.intentions.taxonomy import LISTING
+from vrm.limits import limit_offers
 from vrm.pagination import Page
 from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
 from vrm.runtime import offer_service, subscription_service
@@ -103,10 +104,12 @@ def get_intention(intention_id: uuid.UUID) -> dict[str, Any]:
 @blp.route("/intentions/<uuid:intention_id>/offers", methods=["POST"])
 @blp.doc(security=scope_doc("offers:write"), parameters=[IDEMPOTENCY_HEADER])
 @require_oauth("offers:write")
+@limit_offers
 @idempotent(idempotency_caller)
 @blp.arguments(OfferInSchema)
 @blp.response(201, OfferSchema)
 @blp.alt_response(409, description="You already have an open offer on this intention")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def make_offer(body: dict[str, Any], intention_id: uuid.UUID) -> dict[str, Any]:
     """Offer on an intention in your feed. Every term the intention is published under
     must be accepted, here or in advance (PUT /vendor/v1/terms)."""

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any
 
@@ -29,7 +30,7 @@ from authlib.oauth2.rfc7591 import (
     InvalidClientMetadataError,
     InvalidRedirectURIError,
 )
-from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, jsonify, request
 from flask_smorest import Blueprint
@@ -38,6 +39,7 @@ from vendor_api import schemas
 from vrm.consents.service import check_fields, check_purposes
 from vrm.crypto import new_token
 from vrm.errors import NotFound, ValidationFailed, flatten_messages
+from vrm.limits import limit_oauth_tokens
 from vrm.runtime import accounts, db_session, runtime, vendor_service
 from vrm.vendors import scopes
 from vrm.vendors.grants import (
@@ -64,12 +66,20 @@ def issuer() -> str:
     return runtime().settings["ISSUER"] or request.host_url.rstrip("/")
 
 
+def s256_matches(verifier: str, challenge: str) -> bool:
+    """Whether BASE64URL(SHA256(verifier)) is the challenge, compared in constant time."""
+    computed = create_s256_code_challenge(verifier).encode()
+    return hmac.compare_digest(computed, challenge.encode())
+
+
 class S256Challenge(CodeChallenge):
     """PKCE, S256 only, for every client (Authlib would allow plain and skip it for
     confidential clients)."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    # Authlib compares with ==; compare in constant time.
+    CODE_CHALLENGE_METHODS = {"S256": s256_matches}
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
@@ -424,6 +434,8 @@ FORM = "application/x-www-form-urlencoded"
 @blp.response(200, schemas.TokenResponseSchema)
 @blp.alt_response(400, schema=schemas.OAuthErrorSchema, description="RFC 6749 error")
 @blp.alt_response(401, schema=schemas.OAuthErrorSchema, description="Client authentication failed")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
+@limit_oauth_tokens
 def token() -> Any:
     """Issue tokens: client_credentials, authorization_code (PKCE S256), refresh_token."""
     return server.create_token_response()

@@ -9,6 +9,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from limits import parse_many
+
 # The OWASP floor for argon2id (m=19 MiB, t=2, p=1); configuration may only go above it.
 ARGON2_FLOOR = {"ARGON2_MEMORY_KIB": 19_456, "ARGON2_TIME_COST": 2, "ARGON2_PARALLELISM": 1}
 
@@ -26,6 +28,15 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URL": "memory://",
     "LOGIN_RATE_LIMIT": "10 per minute",
     "SIGNUP_RATE_LIMIT": "20 per hour",
+    # Generous ceilings against abuse, not quotas (Flask-Limiter notation, "N per period"):
+    # tokens issued at /oauth/token per client (and refused attempts per address),
+    "OAUTH_TOKEN_RATE_LIMIT": "300 per minute",
+    # personal access tokens created per account (API and web page together),
+    "PERSONAL_TOKEN_RATE_LIMIT": "60 per hour",
+    # offers made per vendor,
+    "OFFER_RATE_LIMIT": "300 per minute",
+    # messages written per vendor, and per person (API and web page together).
+    "MESSAGE_RATE_LIMIT": "120 per minute",
     # RFC 9106's second recommended profile, well above the OWASP floor.
     "ARGON2_MEMORY_KIB": 65_536,
     "ARGON2_TIME_COST": 3,
@@ -91,6 +102,13 @@ def load(
     for name in ("WEBHOOK_TIMEOUT_S", "WEBHOOK_CONCURRENCY", "WEBHOOK_ENDPOINT_CONCURRENCY"):
         if settings[name] < 1:
             raise ConfigError(f"VRM_{name} must be at least 1")
+    for name in (n for n in settings if n.endswith("_RATE_LIMIT")):
+        try:
+            parse_many(settings[name])
+        except ValueError:
+            raise ConfigError(
+                f"VRM_{name} must be a rate such as '10 per minute', got {settings[name]!r}"
+            ) from None
     for name, floor in ARGON2_FLOOR.items():
         if settings[name] < floor:
             raise ConfigError(f"VRM_{name} must be at least {floor} (OWASP minimum for argon2id)")

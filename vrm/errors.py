@@ -6,7 +6,10 @@ Services raise these; they never know about HTTP. The app turns each into
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from vrm.i18n import N_, gettext, translate
 
 PROBLEM_TYPE_BASE = "urn:vrm:problem:"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -17,7 +20,7 @@ class DomainError(Exception):
 
     status = 400
     code = "bad-request"
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(
         self,
@@ -27,6 +30,8 @@ class DomainError(Exception):
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ):
+        # A plain str, even when given a lazy string: problem bodies are JSON-encoded.
+        detail = str(detail)
         super().__init__(detail)
         self.detail = detail
         self.errors = [{"field": field, "message": detail}] if field else []
@@ -38,13 +43,15 @@ class DomainError(Exception):
 class ValidationFailed(DomainError):
     status = 422
     code = "validation-failed"
-    title = "The request has invalid fields"
+    title = N_("The request has invalid fields")
 
     @classmethod
     def from_messages(cls, messages: Any) -> ValidationFailed:
         """Build from marshmallow-style ``{field: [messages]}``, nested as deep as needed."""
         errors = list(flatten_messages(messages))
-        error = cls("; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid input")
+        error = cls(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors) or gettext("Invalid input")
+        )
         error.errors = errors
         return error
 
@@ -52,42 +59,42 @@ class ValidationFailed(DomainError):
 class Unauthenticated(DomainError):
     status = 401
     code = "unauthenticated"
-    title = "Authentication required"
+    title = N_("Authentication required")
 
 
 class InvalidCredentials(Unauthenticated):
     code = "invalid-credentials"
-    title = "The credentials are not valid"
+    title = N_("The credentials are not valid")
 
 
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"
-    title = "Not allowed"
+    title = N_("Not allowed")
 
 
 class NotFound(DomainError):
     status = 404
     code = "not-found"
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Conflict(DomainError):
     status = 409
     code = "conflict"
-    title = "Conflicts with the current state"
+    title = N_("Conflicts with the current state")
 
 
 class PreconditionFailed(DomainError):
     status = 412
     code = "precondition-failed"
-    title = "The resource changed since you read it"
+    title = N_("The resource changed since you read it")
 
 
 class Unavailable(DomainError):
     status = 503
     code = "unavailable"
-    title = "Service unavailable"
+    title = N_("Service unavailable")
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> Any:
@@ -104,9 +111,90 @@ def flatten_messages(messages: Any, prefix: str = "") -> Any:
             if isinstance(item, dict | list):
                 yield from flatten_messages(item, prefix)
             else:
-                yield {"field": prefix or "body", "message": str(item)}
+                yield {"field": prefix or "body", "message": library_message(item)}
     else:
-        yield {"field": prefix or "body", "message": str(messages)}
+        yield {"field": prefix or "body", "message": library_message(messages)}
+
+
+# marshmallow's own messages that the person's forms can produce, for the catalog; they
+# are translated where they are flattened (English on the APIs, as everything there).
+MARSHMALLOW_MESSAGES = [
+    N_("Missing data for required field."),
+    N_("Field may not be null."),
+    N_("Invalid value."),
+    N_("Invalid input."),
+    N_("Invalid input type."),
+    N_("Invalid type."),
+    N_("Unknown field."),
+    N_("Not a valid string."),
+    N_("Not a valid utf-8 string."),
+    N_("Not a valid number."),
+    N_("Not a valid integer."),
+    N_("Number too large."),
+    N_("Special numeric values (nan or infinity) are not permitted."),
+    N_("Not a valid boolean."),
+    N_("Not a valid list."),
+    N_("Not a valid mapping type."),
+    N_("Not a valid date."),
+    N_("Not a valid datetime."),
+    N_("Not a valid UUID."),
+    N_("Not a valid URL."),
+    N_("Not a valid email address."),
+    N_("String does not match expected pattern."),
+]
+
+# marshmallow's messages with numbers or choices inside (Length, Range, OneOf, formats):
+# each English pattern, and the catalog's message with the same values in placeholders.
+_NUMBERED_MESSAGES = [
+    (
+        re.compile(r"Shorter than minimum length (?P<min>\d+)\."),
+        N_("Shorter than minimum length %(min)s."),
+    ),
+    (
+        re.compile(r"Longer than maximum length (?P<max>\d+)\."),
+        N_("Longer than maximum length %(max)s."),
+    ),
+    (
+        re.compile(r"Length must be between (?P<min>\d+) and (?P<max>\d+)\."),
+        N_("Length must be between %(min)s and %(max)s."),
+    ),
+    (re.compile(r"Length must be (?P<equal>\d+)\."), N_("Length must be %(equal)s.")),
+    (
+        re.compile(
+            r"Must be greater than or equal to (?P<min>\S+)"
+            r" and less than or equal to (?P<max>\S+)\."
+        ),
+        N_("Must be greater than or equal to %(min)s and less than or equal to %(max)s."),
+    ),
+    (
+        re.compile(r"Must be greater than (?P<min>\S+) and less than or equal to (?P<max>\S+)\."),
+        N_("Must be greater than %(min)s and less than or equal to %(max)s."),
+    ),
+    (
+        re.compile(r"Must be greater than or equal to (?P<min>\S+)\."),
+        N_("Must be greater than or equal to %(min)s."),
+    ),
+    (re.compile(r"Must be greater than (?P<min>\S+)\."), N_("Must be greater than %(min)s.")),
+    (
+        re.compile(r"Must be less than or equal to (?P<max>\S+)\."),
+        N_("Must be less than or equal to %(max)s."),
+    ),
+    (re.compile(r"Must be one of: (?P<choices>.*)\."), N_("Must be one of: %(choices)s.")),
+    (
+        re.compile(r'"(?P<input>.*)" cannot be formatted as a date\.'),
+        N_('"%(input)s" cannot be formatted as a date.'),
+    ),
+]
+
+
+def library_message(message: Any) -> str:
+    """A validation message from marshmallow (or our schemas) in the current language."""
+    text = str(message)
+    for pattern, msgid in _NUMBERED_MESSAGES:
+        found = pattern.fullmatch(text)
+        if found:
+            return gettext(msgid, **found.groupdict())
+    return translate(text)
 
 
 def problem(

@@ -9,10 +9,15 @@ import logging
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
-from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 
 from vrm.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -21,6 +26,7 @@ from vrm.errors import (
     flatten_messages,
     problem,
 )
+from vrm.i18n import N_, gettext, translate
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,47 @@ _CODES = {
 }
 
 
+# The titles and descriptions of the HTTP errors a page can show, for the catalog: the
+# error page shows them in the person's language; problem+json keeps them in English.
+HTTP_PAGE_WORDS = [
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Not Acceptable"),
+    N_("Conflict"),
+    N_("Precondition Failed"),
+    N_("Request Entity Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Unprocessable Entity"),
+    N_("Precondition Required"),
+    N_("Too Many Requests"),
+    N_("Internal Server Error"),
+    N_("Service Unavailable"),
+    N_("Error"),
+    N_("The browser (or proxy) sent a request that this server could not understand."),
+    N_(
+        "You don't have the permission to access the requested resource. It is either"
+        " read-protected or not readable by the server."
+    ),
+    N_(
+        "The requested URL was not found on the server. If you entered the URL manually please"
+        " check your spelling and try again."
+    ),
+    N_("The method is not allowed for the requested URL."),
+    N_("The data value transmitted exceeds the capacity limit."),
+    # Flask-WTF's reasons for refusing a form (a page left open too long, cookies off).
+    N_("The CSRF token is missing."),
+    N_("The CSRF session token is missing."),
+    N_("The CSRF token has expired."),
+    N_("The CSRF token is invalid."),
+    N_("The CSRF tokens do not match."),
+    N_("The referrer header is missing."),
+    N_("The referrer does not match the host."),
+]
+
+
 class FieldErrorSchema(ma.Schema):
     field = ma.fields.String(metadata={"description": "The offending field, dotted for nesting"})
     message = ma.fields.String()
@@ -61,6 +108,24 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.List(ma.fields.Nested(FieldErrorSchema))
 
 
+def _header(description: str, type_: str = "string") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": type_}}
+
+
+# What a 429 carries (and, but for Retry-After, every response of a rate-limited operation).
+RATE_LIMIT_HEADERS_DOC = {
+    "Retry-After": _header("Seconds until the limit resets", "integer"),
+    "RateLimit": _header(
+        'Per limit: remaining requests and seconds until reset, `"name";r=0;t=42` '
+        "(draft-ietf-httpapi-ratelimit-headers)"
+    ),
+    "RateLimit-Policy": _header('Per limit: quota and window in seconds, `"name";q=10;w=60`'),
+    "X-RateLimit-Limit": _header("Requests allowed in the window", "integer"),
+    "X-RateLimit-Remaining": _header("Requests left in the window", "integer"),
+    "X-RateLimit-Reset": _header("When the window resets, in Unix seconds", "integer"),
+}
+
+
 class Api(SmorestApi):
     """flask-smorest's Api, documenting and answering errors as problem+json."""
 
@@ -71,6 +136,8 @@ class Api(SmorestApi):
             response: dict[str, Any] = {"description": status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
+            if status == 429:
+                response["headers"] = RATE_LIMIT_HEADERS_DOC
             prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
         response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
@@ -100,7 +167,13 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 
 
 def _html_error(status: int, title: str, detail: str | None) -> tuple[str, int]:
-    return render_template("error.html", status=status, title=title, detail=detail), status
+    """The error page, in the person's language: titles and library descriptions are held
+    in English (as problem+json says them) and translated here; a service's detail is
+    already in the page's language, and is left as it is."""
+    page = render_template(
+        "error.html", status=status, title=translate(title), detail=translate(detail)
+    )
+    return page, status
 
 
 def _handle_domain_error(error: DomainError) -> Any:
@@ -133,6 +206,12 @@ def _handle_http_exception(error: HTTPException) -> Any:
     if not is_api_request():
         response = _html_error(status, title, detail if status < 500 else None)
         return response[0], status, headers
+    if status == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        detail = f"The request body is larger than the limit of {limit} bytes"
+    elif status == 429:
+        # Flask-Limiter's description is the limit itself, such as "10 per 1 minute".
+        detail = f"Too many requests (at most {error.description}); retry after Retry-After seconds"
     code = _CODES.get(status, "error")
     return problem_response(problem(status, code, title, detail, errors=errors), headers)
 
@@ -147,7 +226,7 @@ def _handle_unexpected(error: Exception) -> Any:
         exc_info=error,
     )
     if not is_api_request():
-        return _html_error(500, "Something went wrong", None)
+        return _html_error(500, N_("Something went wrong"), None)
     return problem_response(
         problem(
             500,
@@ -171,7 +250,7 @@ def _require_json_bodies() -> None:
         raise UnsupportedMediaType("Send the body as application/json")
 
 
-UNSTORABLE = "Text must not contain NUL characters or unpaired surrogates"
+UNSTORABLE = N_("Text must not contain NUL characters or unpaired surrogates")
 
 
 def _unstorable(text: str) -> bool:
@@ -202,24 +281,37 @@ def _first_unstorable(value: Any, path: str) -> str | None:
 def _refuse_unstorable_text() -> None:
     """Refuse, once and for every entry point, text that would otherwise fail deep inside."""
     if "\x00" in request.path:
-        raise ValidationFailed(UNSTORABLE, field="path")
+        raise ValidationFailed(gettext(UNSTORABLE), field="path")
     for source in (request.args, request.form):
         for name, value in source.items(multi=True):
             if _unstorable(name) or _unstorable(value):
-                raise ValidationFailed(UNSTORABLE, field=name)
+                raise ValidationFailed(gettext(UNSTORABLE), field=name)
     if request.is_json and _has_body():
         try:
             document = json.loads(request.get_data(cache=True))
         except ValueError:
             return  # the parser of the view reports malformed JSON with its own words
         except RecursionError:
-            raise BadRequest("The JSON body is nested too deeply") from None
+            raise BadRequest(gettext("The JSON body is nested too deeply")) from None
         found = _first_unstorable(document, "")
         if found is not None:
-            raise ValidationFailed(UNSTORABLE, field=found or "body")
+            raise ValidationFailed(gettext(UNSTORABLE), field=found or "body")
+
+
+def _refuse_oversize_streams() -> None:
+    """Refuse a chunked body above MAX_CONTENT_LENGTH. Werkzeug stops reading one at the
+    limit without a word, so it would otherwise be parsed cut short; reading one byte more
+    raises its 413 (a chunked body of exactly the limit is refused too: it cannot be told
+    from a longer one without reading on)."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and _has_body() and limit is not None:
+        if len(request.get_data(cache=True)) >= limit:
+            request.stream.read(1)
+            raise RequestEntityTooLarge()
 
 
 def register_request_checks(app: Flask) -> None:
+    app.before_request(_refuse_oversize_streams)
     app.before_request(_require_json_bodies)
     app.before_request(_refuse_unstorable_text)
 

@@ -13,11 +13,13 @@ words) use :func:`lazy_gettext` so they are translated when shown, not when impo
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext
+from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = [
     "LANGUAGES",
@@ -65,12 +67,24 @@ def select_language() -> str:
         return chosen
     person = g.get("person")
     if person is not None:
-        from vrm.runtime import profiles
-
-        preferred = language_from(profiles().locale_of(person.id))
+        preferred = language_from(_profile_locale(person.id))
         if preferred:
             return preferred
     return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LANGUAGE
+
+
+def _profile_locale(person_id: uuid.UUID) -> str | None:
+    """Read in a session of its own, and never fatal: an error page, drawn after the
+    request's transaction failed or while the database is away, must still render."""
+    from vrm.profile.service import ProfileService
+    from vrm.runtime import runtime
+
+    rt = runtime()
+    try:
+        with rt.sessions() as session:
+            return ProfileService(session, rt.keyring).locale_of(person_id)
+    except SQLAlchemyError:
+        return None
 
 
 def _is_page() -> bool:

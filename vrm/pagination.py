@@ -13,6 +13,7 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from vrm.errors import ValidationFailed
+from vrm.i18n import gettext
 
 T = TypeVar("T")
 
@@ -37,7 +38,9 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
             raise ValueError("a cursor's time is always in UTC")
         return moment.astimezone(UTC), uuid.UUID(row_id)
     except (ValueError, TypeError, OverflowError):
-        raise ValidationFailed("The cursor is not one this API returned", field="cursor") from None
+        raise ValidationFailed(
+            gettext("The cursor is not one this API returned"), field="cursor"
+        ) from None
 
 
 def newest_first(

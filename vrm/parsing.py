@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vrm.errors import ValidationFailed
+from vrm.i18n import gettext
 
 
 def whole_number(raw: str | None, field: str, *, max_digits: int = 9) -> int | None:
@@ -14,5 +15,5 @@ def whole_number(raw: str | None, field: str, *, max_digits: int = 9) -> int | N
     if not text:
         return None
     if not (text.isascii() and text.isdecimal()) or len(text) > max_digits:
-        raise ValidationFailed("Give a whole number", field=field)
+        raise ValidationFailed(gettext("Give a whole number"), field=field)
     return int(text)

@@ -4,12 +4,14 @@ once it can be seen."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.conversations.conftest import opened_by_person
+from vrm.conversations.service import ConversationService
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -115,3 +117,52 @@ def test_marking_read_does_not_cover_a_message_still_held(app, person, shop, nig
     night(2026, 11, 25, 8, 0, 1)
 
     assert person.unread(talk["id"]) == 1
+
+
+def test_the_inbox_lists_the_conversation_with_the_latest_message_first(
+    app, person, shop, rival, now
+):
+    with_shop = opened_by_person(app, person, shop)
+    now.advance(timedelta(minutes=1))
+    opened_by_person(app, person, rival)
+    assert [c["vendor_name"] for c in person.conversations()] == ["Globex Market", "Acme Shop"]
+
+    now.advance(timedelta(minutes=1))
+    shop.said(with_shop["id"], "News about your order")
+
+    assert [c["vendor_name"] for c in person.conversations()] == ["Acme Shop", "Globex Market"]
+    # Paging follows the same order.
+    first = person.ok("GET", "/personal/v1/conversations", params={"limit": 1})
+    rest = person.ok(
+        "GET", "/personal/v1/conversations", params={"limit": 1, "cursor": first["next_cursor"]}
+    )
+    assert [c["vendor_name"] for c in first["data"] + rest["data"]] == [
+        "Acme Shop",
+        "Globex Market",
+    ]
+
+
+def test_marking_read_up_to_a_moment_leaves_later_messages_unread_and_never_moves_back(
+    app, person, shop, talk, now
+):
+    shop.said(talk["id"], "One")
+    shown_at = now()
+    now.advance(timedelta(seconds=5))
+    shop.said(talk["id"], "Arrived while the page was drawn")
+    service = app_service(app)
+
+    service(lambda s: s.mark_read(uuid.UUID(person.id), uuid.UUID(talk["id"]), up_to=shown_at))
+    assert person.unread(talk["id"]) == 1
+
+    assert person.read(talk["id"]).json()["unread"] == 0
+    service(lambda s: s.mark_read(uuid.UUID(person.id), uuid.UUID(talk["id"]), up_to=shown_at))
+    assert person.unread(talk["id"]) == 0
+
+
+def app_service(app):
+    def run(action):
+        rt = app.extensions["vrm"]
+        with rt.sessions() as session:
+            return action(ConversationService(session, rt.keyring))
+
+    return run

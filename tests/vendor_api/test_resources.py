@@ -363,14 +363,18 @@ def test_the_vendors_page_shows_the_vendor_and_revoke_access_works(
     assert "profile:read" in page.text and "offers:write" in page.text
     assert "Revoke access" in page.text
     action = f"/vendors/{vendor.vendor_id}/revoke"
-    assert f'action="{action}"' in page.text
+    assert f'href="{action}"' in page.text
+    confirm = browser.http.get(action)
+    assert confirm.status_code == 200
+    assert "Revoke the access of Acme Shop’s apps?" in confirm.text
+    assert me(api, tokens["access_token"]).status_code == 200  # asking changed nothing
 
     # Without the CSRF token, nothing happens.
     forged = browser.http.post(action, data={})
     assert forged.status_code == 400
     assert me(api, tokens["access_token"]).status_code == 200
 
-    response = browser.http.post(action, data={"csrf_token": csrf_of(page)})
+    response = browser.http.post(action, data={"csrf_token": csrf_of(confirm)})
     assert response.status_code == 302
     assert response.headers["Location"] == "/vendors?revoked=1"
     assert me(api, tokens["access_token"]).status_code == 401

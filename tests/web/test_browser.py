@@ -215,9 +215,11 @@ def test_personal_token_works_until_revoked(page: Page, api: httpx.Client) -> No
     row = page.get_by_role("row").filter(has_text="budget script")
     expect(row).to_contain_text("active")
     expect(row).to_contain_text(secret[: len("vrm_pat_") + 4])
-    page.get_by_role("button", name="Revoke budget script").click()
+    page.get_by_role("link", name="Revoke budget script").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Revoke the token “budget script”?")
+    page.get_by_role("button", name="Revoke “budget script”").click()
     expect(row).to_contain_text("revoked")
-    expect(page.get_by_role("button", name="Revoke budget script")).to_have_count(0)
+    expect(page.get_by_role("link", name="Revoke budget script")).to_have_count(0)
 
     response = api.get("/personal/v1/profile", headers=bearer)
     assert response.status_code == 401

@@ -436,7 +436,7 @@ def test_the_page_shows_each_offer_with_an_accept_form_and_a_decline_button(
     assert '<a href="https://velo.example/offers/42" rel="noopener noreferrer nofollow">' in article
     assert shown(article, "valid_until") == offer["valid_until"][:10]
     assert f'action="/offers/{offer["id"]}/accept"' in article
-    assert f'formaction="/offers/{offer["id"]}/decline"' in article
+    assert f'href="/offers/{offer["id"]}/decline"' in article
     assert checked(article, "fields") == set()
     assert len(re.findall(r'name="fields"', article)) == len(PROFILE_FIELDS)
     assert 'name="keep_open"' in article
@@ -529,11 +529,25 @@ def test_a_refused_accept_comes_back_with_the_choices_and_the_reason(
     assert vendor_offer(velo, offer["id"])["state"] == "open"
 
 
+def test_declining_asks_first_and_changes_nothing_until_confirmed(
+    web: FlaskClient, velo: VendorApi, offered: tuple[str, dict[str, Any]]
+) -> None:
+    intention_id, offer = offered
+    page = web.get(f"/offers/{offer['id']}/decline")
+    assert page.status_code == 200
+    html = text_of(page)
+    assert "Decline the offer of Velo Shop?" in html
+    assert "cannot make another offer on this intention" in html
+    assert re.search(r'<form method="post" class="actions">', html)
+    assert f'href="/intentions/{intention_id}#o-{offer["id"]}"' in html
+    assert vendor_offer(velo, offer["id"])["state"] == "open"
+
+
 def test_declining_through_the_form(
     web: FlaskClient, velo: VendorApi, offered: tuple[str, dict[str, Any]]
 ) -> None:
     intention_id, offer = offered
-    token = csrf_from(web, f"/intentions/{intention_id}")
+    token = csrf_from(web, f"/offers/{offer['id']}/decline")
     response = web.post(f"/offers/{offer['id']}/decline", data={"csrf_token": token})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(
@@ -685,6 +699,7 @@ def test_another_persons_intention_and_offers_are_not_found(
         assert page.status_code == 404, path
         assert "Bob's bike" not in text_of(page)
     assert web.get(f"/offers/{offer['id']}/block").status_code == 404
+    assert web.get(f"/offers/{offer['id']}/decline").status_code == 404
     for path in (
         f"/intentions/{theirs}/withdraw",
         f"/offers/{offer['id']}/accept",

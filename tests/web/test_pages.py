@@ -269,6 +269,8 @@ def test_cannot_revoke_another_persons_token(
     token = csrf_from(client, "/tokens")
     response = client.post(f"/tokens/{ada_token}/revoke", data={"csrf_token": token})
     assert response.status_code == 404
+    confirm = client.get(f"/tokens/{ada_token}/revoke")
+    assert confirm.status_code == 404 and "tests" not in confirm.get_data(as_text=True)
     assert client.get(PROFILE, headers=ada.auth).status_code == 200
     listed = client.get("/personal/v1/tokens", headers=ada.auth).json["data"]
     assert listed[0]["revoked_at"] is None
@@ -370,3 +372,20 @@ def test_log_in_never_sends_the_person_to_another_site(app, ada):
         data={"email": ada.email, "password": PASSWORD, "csrf_token": token},
     )
     assert kept.headers["Location"] == "/vendors?x=1"
+
+
+def test_revoking_asks_first_and_names_what_stops(client: FlaskClient, ada: Account) -> None:
+    web_login(client, ada.email)
+    token_id = client.get("/personal/v1/tokens", headers=ada.auth).json["data"][0]["id"]
+    page = client.get("/tokens").get_data(as_text=True)
+    assert f'href="/tokens/{token_id}/revoke"' in page
+
+    confirm = client.get(f"/tokens/{token_id}/revoke")
+    assert confirm.status_code == 200
+    text = confirm.get_data(as_text=True)
+    assert "Revoke the token “tests”?" in text and "cannot be undone" in text
+    assert client.get(PROFILE, headers=ada.auth).status_code == 200  # asking changed nothing
+
+    token = CSRF_INPUT.search(text).group(1)
+    assert client.post(f"/tokens/{token_id}/revoke", data={"csrf_token": token}).status_code == 302
+    assert client.get(PROFILE, headers=ada.auth).status_code == 401

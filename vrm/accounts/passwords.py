@@ -8,6 +8,7 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from vrm.errors import ValidationFailed
+from vrm.i18n import gettext
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -25,16 +26,21 @@ class Passwords:
     def check_policy(self, password: str, *, email: str = "") -> None:
         """Refuse short, overlong, common or easily guessed passwords."""
         if len(password) < MIN_LENGTH:
-            raise ValidationFailed(f"Use at least {MIN_LENGTH} characters", field="password")
+            raise ValidationFailed(
+                gettext("Use at least %(least)s characters", least=MIN_LENGTH), field="password"
+            )
         if len(password) > MAX_LENGTH:
-            raise ValidationFailed(f"Use at most {MAX_LENGTH} characters", field="password")
+            raise ValidationFailed(
+                gettext("Use at most %(most)s characters", most=MAX_LENGTH), field="password"
+            )
         if password.lower() in _COMMON:
             raise ValidationFailed(
-                "This password is on a list of common passwords", field="password"
+                gettext("This password is on a list of common passwords"), field="password"
             )
         if zxcvbn(password, user_inputs=[email, email.partition("@")[0]])["score"] < 2:
             raise ValidationFailed(
-                "This password is too easy to guess; add words or characters", field="password"
+                gettext("This password is too easy to guess; add words or characters"),
+                field="password",
             )
 
     def hash(self, password: str) -> str:

@@ -17,6 +17,7 @@ from vrm.accounts.passwords import Passwords
 from vrm.crypto import Keyring, aad_for, new_token, token_digest
 from vrm.db import write_transaction
 from vrm.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
+from vrm.i18n import N_, gettext, translate
 from vrm.pagination import Page, newest_first
 
 TOKEN_PREFIX = "vrm_pat_"
@@ -28,12 +29,46 @@ TOKEN_LIFETIME_MAX_DAYS = 366
 LAST_USED_GRANULARITY = timedelta(minutes=5)
 
 
+# email_validator's messages (English) that name no character or length, for the catalog:
+# translated where they are raised; the others (which quote the address) stay English.
+EMAIL_MESSAGES = [
+    N_("An email address must have an @-sign."),
+    N_("There must be something before the @-sign."),
+    N_("There must be something after the @-sign."),
+    N_("An email address cannot have two periods in a row."),
+    N_("An email address cannot start with a period."),
+    N_("An email address cannot have a period immediately before the @-sign."),
+    N_("An email address cannot have a period immediately after the @-sign."),
+    N_("An email address cannot have a hyphen immediately after the @-sign."),
+    N_("An email address cannot end with a period."),
+    N_("An email address cannot end with a hyphen."),
+    N_("An email address cannot have a period and a hyphen next to each other."),
+    N_("The part after the @-sign is not valid. It should have a period."),
+    N_("The part after the @-sign is not valid. It is not within a valid top-level domain."),
+    N_(
+        "The part after the @-sign is a special-use or reserved name that cannot be used"
+        " with email."
+    ),
+    N_("The email address contains an invalid character."),
+    N_("The email address contains invalid characters before the @-sign."),
+    N_("Internationalized characters before the @-sign are not supported."),
+    N_("Quoting the part before the @-sign is not allowed here."),
+    N_("A bracketed IP address after the @-sign is not allowed here."),
+    N_("A display name and angle brackets around the email address are not permitted here."),
+    N_("There can't be anything after the email address."),
+    N_(
+        'The email address has the "full-width" at-sign (@) character instead of a regular at-sign.'
+    ),
+    N_('The email address has the "small commercial at" character instead of a regular at-sign.'),
+]
+
+
 def normalize_email(email: str, *, field: str = "email") -> str:
     """Return the normalised address, or raise naming ``field``."""
     try:
         return validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValidationFailed(str(exc), field=field) from None
+        raise ValidationFailed(translate(str(exc)), field=field) from None
 
 
 class AccountService:
@@ -51,7 +86,7 @@ class AccountService:
         password_hash = self.passwords.hash(password)  # slow by design: outside the transaction
         index = self._email_index(normalized)
         now = clock.now()
-        taken = Conflict("An account with this email already exists", field="email")
+        taken = Conflict(gettext("An account with this email already exists"), field="email")
         try:
             with write_transaction(self.session):
                 if self.session.scalar(select(Person.id).where(Person.email_index == index)):
@@ -81,7 +116,7 @@ class AccountService:
             select(Person).where(Person.email_index == self._email_index(normalized))
         )
         if not self.passwords.verify(person.password_hash if person else None, password):
-            raise InvalidCredentials("The email or the password is not right")
+            raise InvalidCredentials(gettext("The email or the password is not right"))
         assert person is not None
         if self.passwords.needs_rehash(person.password_hash):
             with write_transaction(self.session):
@@ -91,7 +126,7 @@ class AccountService:
 
     def confirm_password(self, person: Person, password: str) -> None:
         if not self.passwords.verify(person.password_hash, password):
-            raise ValidationFailed("The password is not right", field="password")
+            raise ValidationFailed(gettext("The password is not right"), field="password")
 
     def get(self, person_id: uuid.UUID) -> Person | None:
         return self.session.get(Person, person_id)
@@ -108,11 +143,13 @@ class AccountService:
         name = name.strip()
         if not name or len(name) > TOKEN_NAME_MAX:
             raise ValidationFailed(
-                f"Give the token a name of 1 to {TOKEN_NAME_MAX} characters", field="name"
+                gettext("Give the token a name of 1 to %(most)s characters", most=TOKEN_NAME_MAX),
+                field="name",
             )
         if expires_in_days is not None and not 1 <= expires_in_days <= TOKEN_LIFETIME_MAX_DAYS:
             raise ValidationFailed(
-                f"Choose between 1 and {TOKEN_LIFETIME_MAX_DAYS} days", field="expires_in_days"
+                gettext("Choose between 1 and %(most)s days", most=TOKEN_LIFETIME_MAX_DAYS),
+                field="expires_in_days",
             )
         secret = new_token(TOKEN_PREFIX)
         now = clock.now()
@@ -153,15 +190,20 @@ class AccountService:
             cursor=cursor,
         )
 
+    def get_token(self, person: Person, token_id: uuid.UUID) -> PersonalToken:
+        """One of the person's own tokens; another person's is not found."""
+        token = self.session.scalar(
+            select(PersonalToken).where(
+                PersonalToken.id == token_id, PersonalToken.person_id == person.id
+            )
+        )
+        if token is None:
+            raise NotFound(gettext("No such token"))
+        return token
+
     def revoke_token(self, person: Person, token_id: uuid.UUID) -> PersonalToken:
         with write_transaction(self.session):
-            token = self.session.scalar(
-                select(PersonalToken).where(
-                    PersonalToken.id == token_id, PersonalToken.person_id == person.id
-                )
-            )
-            if token is None:
-                raise NotFound("No such token")
+            token = self.get_token(person, token_id)
             token.revoked_at = token.revoked_at or clock.now()
         return token
 

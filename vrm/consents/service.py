@@ -22,6 +22,7 @@ from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from vrm.events.outbox import Outbox, redact_profile_values
+from vrm.i18n import N_, gettext
 from vrm.pagination import Page, newest_first
 from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.profile.service import ProfileService
@@ -42,27 +43,64 @@ VENDOR_EVENTS = {
 }
 MESSAGE_MAX = 1000
 
+# "This request is already <state>" and "This consent is already <state>", a whole sentence
+# for each state (in French the participle agrees with the noun); a state not listed is
+# named as it is stored.
+REQUEST_IS_ALREADY = {
+    "given": N_("This request is already given"),
+    "refused": N_("This request is already refused"),
+    "withdrawn": N_("This request is already withdrawn"),
+    "expired": N_("This request is already expired"),
+    "revoked": N_("This request is already revoked"),
+}
+CONSENT_IS_ALREADY = {
+    "requested": N_("This consent is already requested"),
+    "given": N_("This consent is already given"),
+    "refused": N_("This consent is already refused"),
+    "withdrawn": N_("This consent is already withdrawn"),
+    "expired": N_("This consent is already expired"),
+    "revoked": N_("This consent is already revoked"),
+}
+
+
+def request_is_already(state: str) -> str:
+    sentence = REQUEST_IS_ALREADY.get(state)
+    if sentence is None:
+        return gettext("This request is already %(state)s", state=state)
+    return gettext(sentence)
+
+
+def consent_is_already(state: str) -> str:
+    sentence = CONSENT_IS_ALREADY.get(state)
+    if sentence is None:
+        return gettext("This consent is already %(state)s", state=state)
+    return gettext(sentence)
+
 
 class TermsNotAccepted(Conflict):
     code = "terms-not-accepted"
-    title = "The vendor has not accepted the person's terms"
+    title = N_("The vendor has not accepted the person's terms")
 
 
 def check_fields(fields: list[str], *, field: str = "fields") -> list[str]:
     unknown = [f for f in fields if f not in PROFILE_FIELDS]
     if unknown:
-        raise ValidationFailed(f"{unknown[0]!r} is not a profile field", field=field)
+        raise ValidationFailed(
+            gettext("%(name)s is not a profile field", name=repr(unknown[0])), field=field
+        )
     if not fields:
-        raise ValidationFailed("Name at least one profile field", field=field)
+        raise ValidationFailed(gettext("Name at least one profile field"), field=field)
     return sorted(set(fields))
 
 
 def check_purposes(purposes: list[str], *, field: str = "purposes") -> list[str]:
     unknown = [p for p in purposes if p not in PURPOSES]
     if unknown:
-        raise ValidationFailed(f"{unknown[0]!r} is not a purpose we know", field=field)
+        raise ValidationFailed(
+            gettext("%(purpose)s is not a purpose we know", purpose=repr(unknown[0])), field=field
+        )
     if not purposes:
-        raise ValidationFailed("Name at least one purpose", field=field)
+        raise ValidationFailed(gettext("Name at least one purpose"), field=field)
     return sorted(set(purposes))
 
 
@@ -220,7 +258,7 @@ class ConsentService:
         with write_transaction(self.session):
             consent = self._own(person_id, consent_id, lock=True)
             if consent.state != "requested":
-                raise Conflict(f"This request is already {consent.state}")
+                raise Conflict(request_is_already(consent.state))
             narrowed_fields = (
                 self._narrow(check_fields(fields), consent.fields, "fields")
                 if fields is not None
@@ -261,7 +299,7 @@ class ConsentService:
     def _not_longer(days: int | None, requested_days: int | None) -> None:
         if days is not None and requested_days and days > requested_days:
             raise ValidationFailed(
-                f"{requested_days} days were asked for; approve that or fewer",
+                gettext("%(days)s days were asked for; approve that or fewer", days=requested_days),
                 field="duration_days",
             )
 
@@ -269,7 +307,9 @@ class ConsentService:
     def _narrow(chosen: list[str], asked: list[str], field: str) -> list[str]:
         wider = sorted(set(chosen) - set(asked))
         if wider:
-            raise ValidationFailed(f"{wider[0]!r} was not asked for", field=field)
+            raise ValidationFailed(
+                gettext("%(name)s was not asked for", name=repr(wider[0])), field=field
+            )
         return chosen
 
     def deny(self, person_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
@@ -285,7 +325,7 @@ class ConsentService:
             consent = self._vendors_own(vendor_id, consent_id, lock=True)
             self._expire_if_due(consent)
             if consent.state not in {"given", "requested"}:
-                raise Conflict(f"This consent is already {consent.state}")
+                raise Conflict(consent_is_already(consent.state))
             self._set_state(consent, "revoked")
         return consent
 
@@ -404,7 +444,7 @@ class ConsentService:
     def _vendor(self, vendor_id: uuid.UUID) -> Vendor:
         vendor = self.vendors.get_vendor(vendor_id)
         if vendor is None:
-            raise NotFound("No such vendor", field="vendor_id")
+            raise NotFound(gettext("No such vendor"), field="vendor_id")
         return vendor
 
     def _days(self, person_id: uuid.UUID, days: int | None, *, field: str = "duration_days") -> int:
@@ -413,7 +453,11 @@ class ConsentService:
             return terms.consent_default_days
         if not 1 <= days <= terms.consent_max_days:
             raise ValidationFailed(
-                f"Choose between 1 and {terms.consent_max_days} days (your maximum)", field=field
+                gettext(
+                    "Choose between 1 and %(most)s days (your maximum)",
+                    most=terms.consent_max_days,
+                ),
+                field=field,
             )
         return days
 
@@ -423,7 +467,11 @@ class ConsentService:
             # The refusal is recorded before the error leaves: commit it, then refuse.
             self.session.commit()
             raise TermsNotAccepted(
-                f"{vendor.name} has not accepted the term {agreement.missing[0]!r}",
+                gettext(
+                    "%(vendor)s has not accepted the term %(term)s",
+                    vendor=vendor.name,
+                    term=repr(agreement.missing[0]),
+                ),
                 field="terms",
                 extra={"missing_terms": agreement.missing},
             )
@@ -475,7 +523,7 @@ class ConsentService:
         stmt = select(Consent).where(Consent.id == consent_id, Consent.person_id == person_id)
         consent = self.session.scalar(stmt.with_for_update() if lock else stmt)
         if consent is None:
-            raise NotFound("No such consent")
+            raise NotFound(gettext("No such consent"))
         return consent
 
     def _vendors_own(
@@ -484,7 +532,7 @@ class ConsentService:
         stmt = select(Consent).where(Consent.id == consent_id, Consent.vendor_id == vendor_id)
         consent = self.session.scalar(stmt.with_for_update() if lock else stmt)
         if consent is None:
-            raise NotFound("No such consent")
+            raise NotFound(gettext("No such consent"))
         return consent
 
     def _fresh(self, consent: Consent) -> Consent:
@@ -501,7 +549,7 @@ class ConsentService:
             consent = self._own(person_id, consent_id, lock=True)
             self._expire_if_due(consent)
             if consent.state not in allowed:
-                raise Conflict(f"This consent is already {consent.state}")
+                raise Conflict(consent_is_already(consent.state))
             self._set_state(consent, to)
         return consent
 

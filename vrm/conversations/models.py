@@ -22,11 +22,12 @@ class Conversation(Base):
     ``vendor_streak`` counts the vendor's messages since the person last wrote (the
     person's limit on messages in a row). ``person_read_at`` is the person's read marker:
     a message counts as read once it was visible to them by then, so a message held in
-    their quiet hours is never read before they could see it."""
+    their quiet hours is never read before they could see it. ``active_at`` orders the
+    person's inbox: when its latest message shows to them (or when it opened)."""
 
     __tablename__ = "conversations"
     __table_args__ = (
-        Index("ix_conversations_person_id_created_at_id", "person_id", "created_at", "id"),
+        Index("ix_conversations_person_id_active_at_id", "person_id", "active_at", "id"),
         Index("ix_conversations_vendor_id_created_at_id", "vendor_id", "created_at", "id"),
     )
 
@@ -43,6 +44,7 @@ class Conversation(Base):
     vendor_streak: Mapped[int] = mapped_column(default=0, server_default="0")
     person_read_at: Mapped[datetime | None]
     last_message_at: Mapped[datetime | None]
+    active_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -26,6 +26,7 @@ from vrm.crypto import Keyring, aad_for
 from vrm.db import write_transaction
 from vrm.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from vrm.events.outbox import Outbox
+from vrm.i18n import N_, gettext
 from vrm.intentions.models import Intention, IntentionReach, Offer
 from vrm.pagination import Page, newest_first
 from vrm.terms.service import TermsService
@@ -37,7 +38,7 @@ CONTACT_PURPOSES = ("CustomerCare", "DirectMarketing")
 
 class ConversationClosed(Conflict):
     code = "conversation-closed"
-    title = "The conversation is closed"
+    title = N_("The conversation is closed")
 
 
 class AwaitingReply(Conflict):
@@ -57,9 +58,9 @@ class VendorBlocked(Forbidden):
 
 def check_text(text: Any) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise ValidationFailed("Write something", field="text")
+        raise ValidationFailed(gettext("Write something"), field="text")
     if len(text) > TEXT_MAX:
-        raise ValidationFailed(f"At most {TEXT_MAX} characters", field="text")
+        raise ValidationFailed(gettext("At most %(most)s characters", most=TEXT_MAX), field="text")
     return text
 
 
@@ -98,9 +99,13 @@ class ConversationService:
                 )
             )
             if vendor is None or related is None:
-                raise NotFound("You have no relationship with this vendor", field="vendor_id")
+                raise NotFound(
+                    gettext("You have no relationship with this vendor"), field="vendor_id"
+                )
             if self._blocked(person_id, vendor_id):
-                raise Conflict("You blocked this vendor; unblock it first", field="vendor_id")
+                raise Conflict(
+                    gettext("You blocked this vendor; unblock it first"), field="vendor_id"
+                )
             terms = TermsService(self.session, self.keyring).of_person(person_id)
             consent = ConsentService(self.session, self.keyring).open_within(
                 person_id,
@@ -138,6 +143,7 @@ class ConversationService:
             vendor_streak=0,
             created_at=now,
             updated_at=now,
+            active_at=now,
         )
         self.session.add(conversation)
         return conversation
@@ -156,7 +162,7 @@ class ConversationService:
         with write_transaction(self.session):
             conversation = self._locked(Conversation.person_id == person_id, conversation_id)
             if conversation.state != "open":
-                raise ConversationClosed("This conversation is closed", field="state")
+                raise ConversationClosed(gettext("This conversation is closed"), field="state")
             self._check_refs(conversation, offer_id, intention_id)
             message = self._post(conversation, "person", text, offer_id, intention_id)
         return message
@@ -211,7 +217,9 @@ class ConversationService:
         with write_transaction(self.session):
             conversation = self._locked(Conversation.person_id == person_id, conversation_id)
             if conversation.state != "open":
-                raise ConversationClosed("This conversation is already closed", field="state")
+                raise ConversationClosed(
+                    gettext("This conversation is already closed"), field="state"
+                )
             self.close_within([conversation])
         return conversation
 
@@ -250,11 +258,19 @@ class ConversationService:
             )
         )
 
-    def mark_read(self, person_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
-        """Everything the person can see in the conversation now counts as read."""
+    def mark_read(
+        self, person_id: uuid.UUID, conversation_id: uuid.UUID, up_to: datetime | None = None
+    ) -> Conversation:
+        """What the person can see in the conversation now counts as read; with ``up_to``
+        (when the newest message a page showed became visible), only what that page
+        showed, so a message arriving while the page was drawn stays unread. The marker
+        never moves back."""
         with write_transaction(self.session):
             conversation = self._locked(Conversation.person_id == person_id, conversation_id)
-            conversation.person_read_at = clock.now()
+            now = clock.now()
+            marker = min(up_to, now) if up_to is not None else now
+            if conversation.person_read_at is None or marker > conversation.person_read_at:
+                conversation.person_read_at = marker
         return conversation
 
     # Reading
@@ -271,7 +287,7 @@ class ConversationService:
         if state:
             stmt = stmt.where(Conversation.state == state)
         page = newest_first(
-            self.session, stmt, Conversation.created_at, Conversation.id, limit=limit, cursor=cursor
+            self.session, stmt, Conversation.active_at, Conversation.id, limit=limit, cursor=cursor
         )
         return Page(self.describe(page.data, for_person=True), page.next_cursor)
 
@@ -422,6 +438,8 @@ class ConversationService:
             # Writing means having read what was visible (never what is still held).
             conversation.person_read_at = now
         conversation.last_message_at = conversation.updated_at = now
+        # The person's inbox puts it on top once the message shows to them.
+        conversation.active_at = max(conversation.active_at, visible_at or now)
         message = Message(
             id=uuid.uuid4(),
             conversation_id=conversation.id,
@@ -508,7 +526,9 @@ class ConversationService:
                 )
             )
             if shared is None:
-                raise ValidationFailed("No offer between you two with this id", field="offer_id")
+                raise ValidationFailed(
+                    gettext("No offer between you two with this id"), field="offer_id"
+                )
         if intention_id is not None:
             shared = self.session.scalar(
                 select(Intention.id)
@@ -521,7 +541,8 @@ class ConversationService:
             )
             if shared is None:
                 raise ValidationFailed(
-                    "No intention that reached this vendor has this id", field="intention_id"
+                    gettext("No intention that reached this vendor has this id"),
+                    field="intention_id",
                 )
 
     def _consent_live(self, conversation: Conversation) -> bool:
@@ -559,7 +580,7 @@ class ConversationService:
             select(Conversation).where(scope, Conversation.id == conversation_id)
         )
         if found is None:
-            raise NotFound("No such conversation")
+            raise NotFound(gettext("No such conversation"))
         return found
 
     def _locked(self, scope: Any, conversation_id: uuid.UUID) -> Conversation:
@@ -567,5 +588,5 @@ class ConversationService:
             select(Conversation).where(scope, Conversation.id == conversation_id).with_for_update()
         )
         if found is None:
-            raise NotFound("No such conversation")
+            raise NotFound(gettext("No such conversation"))
         return found

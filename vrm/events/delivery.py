@@ -231,45 +231,61 @@ class DeliveryQueue:
     def record(self, job: Job, outcome: Outcome) -> bool:
         """Store the attempt and decide what follows; False when the lease was lost (a
         successor owns the delivery now, and its result is the one that counts)."""
+        return self.record_many([(job, outcome)])[0]
+
+    def record_many(self, results: list[tuple[Job, Outcome]]) -> list[bool]:
+        """``record`` for several attempts in one write transaction (one commit)."""
         with self.sessions() as session, write_transaction(session):
-            delivery = session.scalar(
-                select(Delivery)
-                .where(Delivery.id == job.delivery_id, Delivery.claim_token == job.claim_token)
-                .with_for_update()
-            )
-            if delivery is None:
-                return False
-            now = clock.now()
-            session.add(
-                DeliveryAttempt(
-                    delivery_id=delivery.id,
-                    number=job.attempt,
-                    started_at=outcome.started_at,
-                    duration_ms=outcome.duration_ms,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
+            # One read for the batch: each delivery still held by the claim that sent it.
+            held = {
+                (d.id, d.claim_token): d
+                for d in session.scalars(
+                    select(Delivery)
+                    .where(Delivery.id.in_([job.delivery_id for job, _ in results]))
+                    .with_for_update()
                 )
+            }
+            return [
+                self._record_within(session, held.get((job.delivery_id, job.claim_token)), job, o)
+                for job, o in results
+            ]
+
+    def _record_within(
+        self, session: Session, delivery: Delivery | None, job: Job, outcome: Outcome
+    ) -> bool:
+        if delivery is None or delivery.claim_token != job.claim_token:
+            return False
+        now = clock.now()
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery.id,
+                number=job.attempt,
+                started_at=outcome.started_at,
+                duration_ms=outcome.duration_ms,
+                status_code=outcome.status_code,
+                error=outcome.error,
             )
-            delivery.claim_token = None
-            delivery.last_status_code = outcome.status_code
-            delivery.last_error = outcome.error
-            if outcome.succeeded:
-                delivery.state, delivery.delivered_at = "succeeded", now
-                session.execute(
-                    update(WebhookEndpoint)
-                    .where(
-                        WebhookEndpoint.id == job.endpoint_id,
-                        WebhookEndpoint.failing_since.is_not(None),
-                    )
-                    .values(failing_since=None)
+        )
+        delivery.claim_token = None
+        delivery.last_status_code = outcome.status_code
+        delivery.last_error = outcome.error
+        if outcome.succeeded:
+            delivery.state, delivery.delivered_at = "succeeded", now
+            session.execute(
+                update(WebhookEndpoint)
+                .where(
+                    WebhookEndpoint.id == job.endpoint_id,
+                    WebhookEndpoint.failing_since.is_not(None),
                 )
-                return True
-            if job.attempt >= MAX_ATTEMPTS:
-                delivery.state = "dead"
-            else:
-                delivery.next_attempt_at = now + retry_delay(job.attempt)
-            self._note_failure(session, job.endpoint_id, outcome, now)
+                .values(failing_since=None)
+            )
             return True
+        if job.attempt >= MAX_ATTEMPTS:
+            delivery.state = "dead"
+        else:
+            delivery.next_attempt_at = now + retry_delay(job.attempt)
+        self._note_failure(session, job.endpoint_id, outcome, now)
+        return True
 
     def _note_failure(
         self, session: Session, endpoint_id: uuid.UUID, outcome: Outcome, now: datetime
@@ -450,6 +466,17 @@ class Sender:
         return pinned, {"host": host_header}, {"sni_hostname": host}
 
 
+@dataclass
+class _Result:
+    """An attempt's outcome on its way to the database (see ``Dispatcher._record``)."""
+
+    job: Job
+    outcome: Outcome
+    done: bool = False
+    kept: bool = False
+    error: Exception | None = None
+
+
 class Dispatcher:
     """A pool of sending threads fed by claims; one per worker process."""
 
@@ -469,6 +496,13 @@ class Dispatcher:
         self.busy = 0
         self.lock = threading.Lock()
         self.futures: set[Future[None]] = set()
+        # Set whenever a sending thread frees up, so a full pool is refilled at once.
+        self.freed = threading.Event()
+        # Group commit: results wait in ``recording``; one thread at a time records every
+        # waiting result in one transaction, so a busy pool does not queue its writers on
+        # the database lock one commit each.
+        self.recording: list[_Result] = []
+        self.recorder = threading.Lock()
 
     def pump(self) -> int:
         """Claim as many due deliveries as there are idle threads, and start sending."""
@@ -487,11 +521,33 @@ class Dispatcher:
         with self.lock:
             self.busy -= 1
             self.futures.discard(future)
+        self.freed.set()
+
+    def _record(self, job: Job, outcome: Outcome) -> bool:
+        """``queue.record``, batched with whatever other threads are recording."""
+        mine = _Result(job, outcome)
+        with self.lock:
+            self.recording.append(mine)
+        with self.recorder:
+            if not mine.done:
+                with self.lock:
+                    batch, self.recording = self.recording, []
+                try:
+                    kept = self.queue.record_many([(r.job, r.outcome) for r in batch])
+                except Exception as error:
+                    kept = [False] * len(batch)
+                    for result in batch:
+                        result.error = error
+                for result, was_kept in zip(batch, kept, strict=True):
+                    result.kept, result.done = was_kept, True
+        if mine.error is not None:
+            raise mine.error
+        return mine.kept
 
     def _deliver(self, job: Job) -> None:
         try:
             outcome = self.sender.send(job)
-            if not self.queue.record(job, outcome):
+            if not self._record(job, outcome):
                 log.info("delivery %s was taken over after its lease ran out", job.delivery_id)
         except Exception:
             # The lease runs out and another attempt follows; never lose the thread.
@@ -516,14 +572,22 @@ class Dispatcher:
         return total
 
     def run(self, stop: threading.Event) -> None:
-        """Keep claiming until ``stop`` is set; sleep briefly only when idle or full."""
+        """Keep claiming until ``stop`` is set; sleep briefly only when idle, and when
+        every thread is busy only until one frees up."""
         while not stop.is_set():
+            self.freed.clear()
             try:
                 claimed = self.pump()
             except Exception:
                 log.exception("claiming deliveries failed; retrying")
                 claimed = 0
-            if not claimed:
+            if claimed:
+                continue
+            with self.lock:
+                full = self.busy >= self.size
+            if full:
+                self.freed.wait(self.poll)
+            else:
                 stop.wait(self.poll)
 
     def close(self) -> None:

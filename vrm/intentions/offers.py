@@ -23,8 +23,9 @@ from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.errors import Conflict, NotFound, ValidationFailed
 from vrm.events.outbox import Outbox
+from vrm.i18n import N_, gettext
 from vrm.intentions.models import Intention, IntentionMatch, Offer
-from vrm.intentions.service import IntentionService
+from vrm.intentions.service import IntentionService, intention_is
 from vrm.intentions.values import check_currency, from_minor, to_minor
 from vrm.pagination import Page, newest_first
 from vrm.profile.schemas import PROFILE_FIELDS
@@ -33,6 +34,23 @@ from vrm.terms.service import TermsService, term_refs
 from vrm.vendors.models import Vendor
 
 OFFER_MAX_DAYS = 365
+
+# "This offer is <state>", a whole sentence for each state (see intention_is).
+OFFER_IS = {
+    "open": N_("This offer is open"),
+    "accepted": N_("This offer is accepted"),
+    "declined": N_("This offer is declined"),
+    "withdrawn": N_("This offer is withdrawn"),
+    "expired": N_("This offer is expired"),
+    "closed": N_("This offer is closed"),
+}
+
+
+def offer_is(state: str) -> str:
+    sentence = OFFER_IS.get(state)
+    if sentence is None:
+        return gettext("This offer is %(state)s", state=state)
+    return gettext(sentence)
 
 
 class OfferService:
@@ -158,7 +176,7 @@ class OfferService:
             or offer.vendor_id != vendor_id
             or (person_id is not None and offer.person_id != person_id)
         ):
-            raise NotFound("No such offer")
+            raise NotFound(gettext("No such offer"))
         return self._fresh(offer)
 
     def withdraw(
@@ -199,7 +217,7 @@ class OfferService:
     def person_get(self, person_id: uuid.UUID, offer_id: uuid.UUID) -> Offer:
         offer = self.session.get(Offer, offer_id)
         if offer is None or offer.person_id != person_id:
-            raise NotFound("No such offer")
+            raise NotFound(gettext("No such offer"))
         return self._fresh(offer)
 
     def accept(
@@ -214,13 +232,17 @@ class OfferService:
         for position, name in enumerate(fields):
             if name not in PROFILE_FIELDS:
                 raise ValidationFailed(
-                    f"{name!r} is not a profile field", field=f"fields.{position}"
+                    gettext("%(name)s is not a profile field", name=repr(name)),
+                    field=f"fields.{position}",
                 )
         person_terms = self.terms.of_person(person_id)
         days = person_terms.consent_default_days if days is None else days
         if not 1 <= days <= person_terms.consent_max_days:
             raise ValidationFailed(
-                f"Choose between 1 and {person_terms.consent_max_days} days (your maximum)",
+                gettext(
+                    "Choose between 1 and %(most)s days (your maximum)",
+                    most=person_terms.consent_max_days,
+                ),
                 field="duration_days",
             )
         with write_transaction(self.session):
@@ -232,12 +254,12 @@ class OfferService:
                 .with_for_update(of=Intention)
             )
             if intention is None:
-                raise NotFound("No such offer")
+                raise NotFound(gettext("No such offer"))
             offer = self._locked(Offer.person_id == person_id, offer_id)
             self._must_be_open(offer)
             if intention.state != "open" or intention.expires_at <= clock.now():
                 state = "expired" if intention.state == "open" else intention.state
-                raise Conflict(f"This intention is {state}", field="state")
+                raise Conflict(intention_is(state), field="state")
             vendor = self.session.get(Vendor, offer.vendor_id)
             assert vendor is not None
             now = clock.now()
@@ -356,7 +378,7 @@ class OfferService:
             select(Offer).where(Offer.id == offer_id, owner).with_for_update()
         )
         if offer is None:
-            raise NotFound("No such offer")
+            raise NotFound(gettext("No such offer"))
         return offer
 
     def _must_be_open(self, offer: Offer) -> None:
@@ -364,7 +386,7 @@ class OfferService:
             offer.state, offer.updated_at = "expired", clock.now()
             self.session.commit()  # the expiry is recorded though the change is refused
         if offer.state != "open":
-            raise Conflict(f"This offer is {offer.state}", field="state")
+            raise Conflict(offer_is(offer.state), field="state")
 
     def _answer(self, offer: Offer, state: str) -> None:
         now = clock.now()

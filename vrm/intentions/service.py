@@ -23,6 +23,7 @@ from vrm.crypto import Keyring, aad_for
 from vrm.db import insert_missing, write_transaction
 from vrm.errors import Conflict, NotFound, ValidationFailed
 from vrm.events.outbox import Outbox
+from vrm.i18n import N_, gettext
 from vrm.intentions.matching import Matcher
 from vrm.intentions.models import (
     Intention,
@@ -66,6 +67,23 @@ EDITABLE = (
 Hold = tuple[uuid.UUID, uuid.UUID, uuid.UUID]
 
 
+# "This intention is <state>", a whole sentence for each state (in French the adjective
+# agrees with the noun); a state not listed is named as it is stored.
+INTENTION_IS = {
+    "open": N_("This intention is open"),
+    "withdrawn": N_("This intention is withdrawn"),
+    "fulfilled": N_("This intention is fulfilled"),
+    "expired": N_("This intention is expired"),
+}
+
+
+def intention_is(state: str) -> str:
+    sentence = INTENTION_IS.get(state)
+    if sentence is None:
+        return gettext("This intention is %(state)s", state=state)
+    return gettext(sentence)
+
+
 @dataclass
 class Checked:
     """An intention's input, checked and in stored form."""
@@ -94,7 +112,7 @@ class IntentionService:
             else list(TermsService(self.session, self.keyring).of_person(person_id).terms)
         )
         if not terms:
-            raise ValidationFailed("Publish under at least one term", field="terms")
+            raise ValidationFailed(gettext("Publish under at least one term"), field="terms")
         disclose = self._disclose(data.get("disclose") or [])
         intention = Intention(
             id=uuid.uuid4(),
@@ -131,8 +149,11 @@ class IntentionService:
         for fixed in ("terms", "disclose"):
             if fixed in patch:
                 raise ValidationFailed(
-                    f"The {fixed} of an intention are fixed when it is published; "
-                    "withdraw it and publish again to change them",
+                    gettext(
+                        "The %(fixed)s of an intention are fixed when it is published; "
+                        "withdraw it and publish again to change them",
+                        fixed=fixed,
+                    ),
                     field=fixed,
                 )
         with write_transaction(self.session):
@@ -363,18 +384,20 @@ class IntentionService:
         now = clock.now()
         title = (data.get("title") or "").strip()
         if not title:
-            raise ValidationFailed("Give the intention a title", field="title")
+            raise ValidationFailed(gettext("Give the intention a title"), field="title")
         category = check_category(data.get("category") or "")
         keywords = []
         for position, keyword in enumerate(data.get("keywords") or []):
             if not phrase(keyword):
                 raise ValidationFailed(
-                    "A keyword needs a letter or digit", field=f"keywords.{position}"
+                    gettext("A keyword needs a letter or digit"), field=f"keywords.{position}"
                 )
             keywords.append(phrase(keyword))
         keywords = sorted(set(keywords))
         if len(keywords) > KEYWORDS_MAX:
-            raise ValidationFailed(f"At most {KEYWORDS_MAX} keywords", field="keywords")
+            raise ValidationFailed(
+                gettext("At most %(most)s keywords", most=KEYWORDS_MAX), field="keywords"
+            )
         columns: dict[str, Any] = {
             "category": category,
             "quantity": data.get("quantity") or 1,
@@ -398,19 +421,24 @@ class IntentionService:
                 region = check_region(region, field="location.region")
                 if len(region) == 2:
                     raise ValidationFailed(
-                        "A region is an ISO 3166-2 code such as FR-IDF; a country alone "
-                        "goes in the country",
+                        gettext(
+                            "A region is an ISO 3166-2 code such as FR-IDF; a country alone "
+                            "goes in the country"
+                        ),
                         field="location.region",
                     )
                 if country and region[:2] != country:
-                    raise ValidationFailed(f"{region} is not in {country}", field="location.region")
+                    raise ValidationFailed(
+                        gettext("%(region)s is not in %(country)s", region=region, country=country),
+                        field="location.region",
+                    )
                 country = region[:2]
             columns["country"], columns["region"] = country or None, region or None
             point = location.get("point")
             radius = location.get("radius_km")
             if (point is None) != (radius is None):
                 raise ValidationFailed(
-                    "A point needs a radius, and a radius a point",
+                    gettext("A point needs a radius, and a radius a point"),
                     field="location.radius_km" if point else "location.point",
                 )
             place = {
@@ -420,7 +448,7 @@ class IntentionService:
             }
         wanted_by: date | None = data.get("wanted_by")
         if wanted_by is not None and fresh("wanted_by") and wanted_by < now.date():
-            raise ValidationFailed("The date has passed", field="wanted_by")
+            raise ValidationFailed(gettext("The date has passed"), field="wanted_by")
         columns["wanted_by"] = wanted_by
         latest = published_at + timedelta(days=MAX_DAYS)
         expires_at: datetime | None = data.get("expires_at")
@@ -428,12 +456,18 @@ class IntentionService:
             expires_at = published_at + timedelta(days=DEFAULT_DAYS)
         elif fresh("expires_at"):
             if expires_at.tzinfo is None:
-                raise ValidationFailed("Give a time zone (for example Z)", field="expires_at")
+                raise ValidationFailed(
+                    gettext("Give a time zone (for example Z)"), field="expires_at"
+                )
             if expires_at <= now:
-                raise ValidationFailed("The expiry must be in the future", field="expires_at")
+                raise ValidationFailed(
+                    gettext("The expiry must be in the future"), field="expires_at"
+                )
             if expires_at > latest:
                 raise ValidationFailed(
-                    f"An intention lasts at most {MAX_DAYS} days from publication",
+                    gettext(
+                        "An intention lasts at most %(most)s days from publication", most=MAX_DAYS
+                    ),
                     field="expires_at",
                 )
         columns["expires_at"] = expires_at
@@ -450,7 +484,8 @@ class IntentionService:
         for position, name in enumerate(fields):
             if name not in PROFILE_FIELDS:
                 raise ValidationFailed(
-                    f"{name!r} is not a profile field", field=f"disclose.{position}"
+                    gettext("%(name)s is not a profile field", name=repr(name)),
+                    field=f"disclose.{position}",
                 )
         return sorted(set(fields))
 
@@ -624,7 +659,7 @@ class IntentionService:
         )
         intention = self.session.scalar(stmt.with_for_update() if lock else stmt)
         if intention is None:
-            raise NotFound("No such intention")
+            raise NotFound(gettext("No such intention"))
         return intention
 
     def _must_be_open(self, intention: Intention) -> None:
@@ -633,7 +668,7 @@ class IntentionService:
             # The expiry is recorded even though the change asked for is refused.
             self.session.commit()
         if intention.state != "open":
-            raise Conflict(f"This intention is {intention.state}", field="state")
+            raise Conflict(intention_is(intention.state), field="state")
 
     def _fresh(self, intention: Intention) -> Intention:
         """Show an intention past its expiry as expired before the worker records it."""

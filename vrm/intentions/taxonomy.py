@@ -6,169 +6,186 @@ from __future__ import annotations
 from typing import Any
 
 from vrm.errors import ValidationFailed
+from vrm.i18n import N_
 
-# path segment -> (label, children)
+# path segment -> (label, children); the labels are marked for the catalog and translated
+# where a page shows them (the APIs list them in English)
 _TREE: dict[str, Any] = {
     "sports": (
-        "Sports and outdoors",
+        N_("Sports and outdoors"),
         {
             "cycling": (
-                "Cycling",
+                N_("Cycling"),
                 {
-                    "bicycles": ("Bicycles", {}),
-                    "e-bikes": ("Electric bicycles", {}),
-                    "parts": ("Parts and accessories", {}),
-                    "repair": ("Repair and servicing", {}),
+                    "bicycles": (N_("Bicycles"), {}),
+                    "e-bikes": (N_("Electric bicycles"), {}),
+                    "parts": (N_("Parts and accessories"), {}),
+                    "repair": (N_("Repair and servicing"), {}),
                 },
             ),
-            "running": ("Running", {"shoes": ("Running shoes", {}), "apparel": ("Apparel", {})}),
+            "running": (
+                N_("Running"),
+                {"shoes": (N_("Running shoes"), {}), "apparel": (N_("Apparel"), {})},
+            ),
             "camping": (
-                "Camping and hiking",
+                N_("Camping and hiking"),
                 {
-                    "tents": ("Tents", {}),
-                    "backpacks": ("Backpacks", {}),
-                    "sleeping-bags": ("Sleeping bags", {}),
+                    "tents": (N_("Tents"), {}),
+                    "backpacks": (N_("Backpacks"), {}),
+                    "sleeping-bags": (N_("Sleeping bags"), {}),
                 },
             ),
-            "winter": ("Winter sports", {"skis": ("Skis", {}), "snowboards": ("Snowboards", {})}),
-            "water": ("Water sports", {"kayaks": ("Kayaks and canoes", {}), "surf": ("Surf", {})}),
-            "fitness": ("Fitness equipment", {}),
+            "winter": (
+                N_("Winter sports"),
+                {"skis": (N_("Skis"), {}), "snowboards": (N_("Snowboards"), {})},
+            ),
+            "water": (
+                N_("Water sports"),
+                {"kayaks": (N_("Kayaks and canoes"), {}), "surf": (N_("Surf"), {})},
+            ),
+            "fitness": (N_("Fitness equipment"), {}),
         },
     ),
     "electronics": (
-        "Electronics",
+        N_("Electronics"),
         {
             "computers": (
-                "Computers",
+                N_("Computers"),
                 {
-                    "laptops": ("Laptops", {}),
-                    "desktops": ("Desktops", {}),
-                    "tablets": ("Tablets", {}),
+                    "laptops": (N_("Laptops"), {}),
+                    "desktops": (N_("Desktops"), {}),
+                    "tablets": (N_("Tablets"), {}),
                 },
             ),
             "phones": (
-                "Phones",
-                {"smartphones": ("Smartphones", {}), "plans": ("Phone plans", {})},
+                N_("Phones"),
+                {"smartphones": (N_("Smartphones"), {}), "plans": (N_("Phone plans"), {})},
             ),
-            "audio": ("Audio", {"headphones": ("Headphones", {}), "speakers": ("Speakers", {})}),
-            "cameras": ("Cameras", {}),
-            "tv": ("Televisions", {}),
-            "gaming": ("Gaming", {}),
+            "audio": (
+                N_("Audio"),
+                {"headphones": (N_("Headphones"), {}), "speakers": (N_("Speakers"), {})},
+            ),
+            "cameras": (N_("Cameras"), {}),
+            "tv": (N_("Televisions"), {}),
+            "gaming": (N_("Gaming"), {}),
         },
     ),
     "home": (
-        "Home and garden",
+        N_("Home and garden"),
         {
             "furniture": (
-                "Furniture",
+                N_("Furniture"),
                 {
-                    "sofas": ("Sofas", {}),
-                    "beds": ("Beds and mattresses", {}),
-                    "tables": ("Tables and chairs", {}),
+                    "sofas": (N_("Sofas"), {}),
+                    "beds": (N_("Beds and mattresses"), {}),
+                    "tables": (N_("Tables and chairs"), {}),
                 },
             ),
             "appliances": (
-                "Appliances",
+                N_("Appliances"),
                 {
-                    "kitchen": ("Kitchen appliances", {}),
-                    "laundry": ("Washing machines and dryers", {}),
+                    "kitchen": (N_("Kitchen appliances"), {}),
+                    "laundry": (N_("Washing machines and dryers"), {}),
                 },
             ),
-            "garden": ("Garden", {"tools": ("Garden tools", {}), "plants": ("Plants", {})}),
-            "diy": ("DIY and tools", {}),
+            "garden": (
+                N_("Garden"),
+                {"tools": (N_("Garden tools"), {}), "plants": (N_("Plants"), {})},
+            ),
+            "diy": (N_("DIY and tools"), {}),
             "energy": (
-                "Energy",
+                N_("Energy"),
                 {
-                    "electricity": ("Electricity supply", {}),
-                    "solar": ("Solar panels", {}),
-                    "heating": ("Heating and heat pumps", {}),
+                    "electricity": (N_("Electricity supply"), {}),
+                    "solar": (N_("Solar panels"), {}),
+                    "heating": (N_("Heating and heat pumps"), {}),
                 },
             ),
         },
     ),
     "vehicles": (
-        "Vehicles",
+        N_("Vehicles"),
         {
-            "cars": ("Cars", {"new": ("New cars", {}), "used": ("Used cars", {})}),
-            "motorcycles": ("Motorcycles and scooters", {}),
-            "rental": ("Vehicle rental", {}),
-            "insurance": ("Vehicle insurance", {}),
-            "maintenance": ("Maintenance and repair", {}),
+            "cars": (N_("Cars"), {"new": (N_("New cars"), {}), "used": (N_("Used cars"), {})}),
+            "motorcycles": (N_("Motorcycles and scooters"), {}),
+            "rental": (N_("Vehicle rental"), {}),
+            "insurance": (N_("Vehicle insurance"), {}),
+            "maintenance": (N_("Maintenance and repair"), {}),
         },
     ),
     "travel": (
-        "Travel",
+        N_("Travel"),
         {
-            "flights": ("Flights", {}),
-            "lodging": ("Hotels and lodging", {}),
-            "trains": ("Trains and coaches", {}),
-            "packages": ("Package holidays", {}),
+            "flights": (N_("Flights"), {}),
+            "lodging": (N_("Hotels and lodging"), {}),
+            "trains": (N_("Trains and coaches"), {}),
+            "packages": (N_("Package holidays"), {}),
         },
     ),
     "services": (
-        "Services",
+        N_("Services"),
         {
             "finance": (
-                "Finance",
+                N_("Finance"),
                 {
-                    "banking": ("Banking", {}),
-                    "loans": ("Loans and mortgages", {}),
-                    "insurance": ("Insurance", {}),
+                    "banking": (N_("Banking"), {}),
+                    "loans": (N_("Loans and mortgages"), {}),
+                    "insurance": (N_("Insurance"), {}),
                 },
             ),
-            "legal": ("Legal services", {}),
-            "moving": ("Moving and removals", {}),
-            "cleaning": ("Cleaning", {}),
+            "legal": (N_("Legal services"), {}),
+            "moving": (N_("Moving and removals"), {}),
+            "cleaning": (N_("Cleaning"), {}),
             "trades": (
-                "Tradespeople",
+                N_("Tradespeople"),
                 {
-                    "plumbing": ("Plumbing", {}),
-                    "electrical": ("Electrical work", {}),
-                    "building": ("Building and renovation", {}),
+                    "plumbing": (N_("Plumbing"), {}),
+                    "electrical": (N_("Electrical work"), {}),
+                    "building": (N_("Building and renovation"), {}),
                 },
             ),
-            "education": ("Education and tutoring", {}),
-            "health": ("Health and care", {}),
+            "education": (N_("Education and tutoring"), {}),
+            "health": (N_("Health and care"), {}),
         },
     ),
     "fashion": (
-        "Clothing and fashion",
+        N_("Clothing and fashion"),
         {
-            "clothing": ("Clothing", {}),
-            "shoes": ("Shoes", {}),
-            "accessories": ("Bags and accessories", {}),
+            "clothing": (N_("Clothing"), {}),
+            "shoes": (N_("Shoes"), {}),
+            "accessories": (N_("Bags and accessories"), {}),
         },
     ),
     "food": (
-        "Food and drink",
+        N_("Food and drink"),
         {
-            "groceries": ("Groceries", {}),
-            "catering": ("Catering", {}),
-            "wine": ("Wine and spirits", {}),
+            "groceries": (N_("Groceries"), {}),
+            "catering": (N_("Catering"), {}),
+            "wine": (N_("Wine and spirits"), {}),
         },
     ),
     "family": (
-        "Family and children",
+        N_("Family and children"),
         {
-            "baby": ("Baby equipment", {}),
-            "toys": ("Toys and games", {}),
-            "childcare": ("Childcare", {}),
+            "baby": (N_("Baby equipment"), {}),
+            "toys": (N_("Toys and games"), {}),
+            "childcare": (N_("Childcare"), {}),
         },
     ),
     "culture": (
-        "Books, music and culture",
+        N_("Books, music and culture"),
         {
-            "books": ("Books", {}),
-            "music": ("Music and instruments", {}),
-            "tickets": ("Event tickets", {}),
+            "books": (N_("Books"), {}),
+            "music": (N_("Music and instruments"), {}),
+            "tickets": (N_("Event tickets"), {}),
         },
     ),
     "property": (
-        "Property",
+        N_("Property"),
         {
-            "rent": ("Homes to rent", {}),
-            "buy": ("Homes to buy", {}),
-            "storage": ("Storage", {}),
+            "rent": (N_("Homes to rent"), {}),
+            "buy": (N_("Homes to buy"), {}),
+            "storage": (N_("Storage"), {}),
         },
     ),
 }

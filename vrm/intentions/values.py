@@ -14,6 +14,7 @@ import pycountry
 from babel.numbers import get_currency_precision
 
 from vrm.errors import ValidationFailed
+from vrm.i18n import gettext
 
 MAX_AMOUNT = Decimal("1000000000000")  # a trillion: more is a typo, not a budget
 
@@ -26,7 +27,9 @@ def check_currency(code: str, *, field: str) -> str:
     """An ISO 4217 code, returned in capitals (``eur`` is ``EUR``)."""
     upper = code.upper() if isinstance(code, str) else ""
     if len(upper) != 3 or upper in NOT_MONEY or pycountry.currencies.get(alpha_3=upper) is None:
-        raise ValidationFailed(f"{code!r} is not an ISO 4217 currency code", field=field)
+        raise ValidationFailed(
+            gettext("%(code)s is not an ISO 4217 currency code", code=repr(code)), field=field
+        )
     return upper
 
 
@@ -35,12 +38,17 @@ def to_minor(amount: Decimal, currency: str, *, field: str) -> int:
     has (exactly: nothing is rounded away)."""
     places = get_currency_precision(currency)
     if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
-        raise ValidationFailed("Give an amount from 0 to 1000000000000", field=field)
+        raise ValidationFailed(gettext("Give an amount from 0 to 1000000000000"), field=field)
     exponent = amount.normalize().as_tuple().exponent
     assert isinstance(exponent, int)  # finite, checked above
     if amount and exponent < -places:
         raise ValidationFailed(
-            f"{currency} amounts have at most {places} decimal places", field=field
+            gettext(
+                "%(currency)s amounts have at most %(places)s decimal places",
+                currency=currency,
+                places=places,
+            ),
+            field=field,
         )
     return int(amount.scaleb(places))
 
@@ -54,7 +62,7 @@ def price_band(price: dict[str, Any] | None) -> tuple[str | None, int | None, in
     low_minor = None if low is None else to_minor(low, currency, field="price.min")
     high_minor = None if high is None else to_minor(high, currency, field="price.max")
     if low_minor is not None and high_minor is not None and low_minor > high_minor:
-        raise ValidationFailed("The lowest price is above the highest", field="price.min")
+        raise ValidationFailed(gettext("The lowest price is above the highest"), field="price.min")
     return currency, low_minor, high_minor
 
 
@@ -80,7 +88,10 @@ def check_country(code: str, *, field: str) -> str:
     """An ISO 3166-1 alpha-2 code, returned in capitals."""
     upper = code.upper()
     if len(upper) != 2 or pycountry.countries.get(alpha_2=upper) is None:
-        raise ValidationFailed(f"{code!r} is not an ISO 3166-1 alpha-2 country code", field=field)
+        raise ValidationFailed(
+            gettext("%(code)s is not an ISO 3166-1 alpha-2 country code", code=repr(code)),
+            field=field,
+        )
     return upper
 
 
@@ -90,7 +101,9 @@ def check_region(code: str, *, field: str) -> str:
         return check_country(code, field=field)
     upper = code.upper()
     if pycountry.subdivisions.get(code=upper) is None:
-        raise ValidationFailed(f"{code!r} is not an ISO 3166-2 region code", field=field)
+        raise ValidationFailed(
+            gettext("%(code)s is not an ISO 3166-2 region code", code=repr(code)), field=field
+        )
     return upper
 
 

@@ -24,6 +24,7 @@ blp = Blueprint("personal_accounts", __name__, description="Sign-up, export and 
 @blp.arguments(SignUpSchema)
 @blp.response(201, PersonSchema)
 @blp.alt_response(409, description="An account with this email exists")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def sign_up(body: dict[str, Any]) -> dict[str, Any]:
     """Create an account; then create a token with ``POST /tokens``."""
     service = accounts()

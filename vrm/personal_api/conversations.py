@@ -16,6 +16,7 @@ from vrm.conversations.schemas import (
 )
 from vrm.idempotency.http import HEADER_DOC as IDEMPOTENCY_HEADER
 from vrm.idempotency.http import about, idempotent
+from vrm.limits import limit_person_messages
 from vrm.pagination import Page
 from vrm.personal_api.auth import SECURITY, current_person, require_person
 from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
@@ -35,16 +36,18 @@ def _caller() -> str:
 @blp.arguments(ConversationQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, page_of(PersonConversationSchema))
 def list_conversations(args: dict[str, Any], state: str | None = None) -> Page[Any]:
-    """Your conversations, newest first, each with its unread count."""
+    """Your conversations, the one with the latest message first, each with its unread count."""
     return conversation_service().person_page(current_person().id, state=state, **page_args(args))
 
 
 @blp.route("/conversations", methods=["POST"])
 @blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_HEADER])
 @require_person
+@limit_person_messages
 @idempotent(_caller)
 @blp.arguments(ConversationInSchema)
 @blp.response(201, PersonConversationSchema)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def open_conversation(body: dict[str, Any]) -> dict[str, Any]:
     """Write first to a vendor you have a relationship with. This gives it a
     `CustomerCare` consent (no profile fields) to answer, which you can withdraw."""
@@ -78,9 +81,11 @@ def list_messages(args: dict[str, Any], conversation_id: uuid.UUID) -> Page[Any]
 @blp.route("/conversations/<uuid:conversation_id>/messages", methods=["POST"])
 @blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_HEADER])
 @require_person
+@limit_person_messages
 @idempotent(_caller)
 @blp.arguments(MessageInSchema)
 @blp.response(201, MessageSchema)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 @blp.alt_response(409, description="The conversation is closed")
 def post_message(body: dict[str, Any], conversation_id: uuid.UUID) -> dict[str, Any]:
     """Write in the conversation; it lets the vendor write again (its count restarts)."""

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from vrm.accounts.schemas import PersonalTokenSchema, TokenCreatedSchema, TokenCreateSchema
 from vrm.errors import Unauthenticated
-from vrm.limits import limit_logins
+from vrm.limits import limit_logins, limit_personal_tokens
 from vrm.pagination import Page
 from vrm.personal_api.auth import SECURITY, current_person, require_person
 from vrm.personal_api.paging import PageQuerySchema, page_args, page_of
@@ -22,8 +22,10 @@ blp = Blueprint("personal_tokens", __name__, description="Personal access tokens
 @blp.route("/tokens", methods=["POST"])
 @blp.doc(security=[{"personalBasic": []}])
 @limit_logins
+@limit_personal_tokens
 @blp.arguments(TokenCreateSchema)
 @blp.response(201, TokenCreatedSchema)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def create_token(body: dict[str, Any]) -> dict[str, Any]:
     """Create a token with HTTP Basic email:password; the secret is shown once."""
     credentials = request.authorization

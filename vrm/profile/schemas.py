@@ -16,6 +16,7 @@ from marshmallow import fields, validate
 from vrm import clock
 from vrm.accounts.service import normalize_email
 from vrm.errors import ValidationFailed
+from vrm.i18n import N_, gettext
 
 CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -38,14 +39,14 @@ class PhoneE164(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         if not re.fullmatch(r"\+[1-9]\d{6,14}", text):
             raise ma.ValidationError(
-                "Write the number in E.164 form: + then country code and number, no spaces"
+                gettext("Write the number in E.164 form: + then country code and number, no spaces")
             )
         try:
             number = phonenumbers.parse(text, None)
         except phonenumbers.NumberParseException:
-            raise ma.ValidationError("Not a phone number") from None
+            raise ma.ValidationError(gettext("Not a phone number")) from None
         if not phonenumbers.is_valid_number(number):
-            raise ma.ValidationError("Not a valid phone number for its country code")
+            raise ma.ValidationError(gettext("Not a valid phone number for its country code"))
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -55,7 +56,9 @@ class CountryCode(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs).upper()
         if len(text) != 2 or pycountry.countries.get(alpha_2=text) is None:
-            raise ma.ValidationError("Not an ISO 3166-1 alpha-2 country code, such as FR or GB")
+            raise ma.ValidationError(
+                gettext("Not an ISO 3166-1 alpha-2 country code, such as FR or GB")
+            )
         return text
 
 
@@ -68,7 +71,7 @@ class LanguageTag(fields.String):
             locale = Locale.parse(text, sep="-")
         except (ValueError, TypeError, UnknownLocaleError):
             raise ma.ValidationError(
-                "Not a BCP 47 language tag we know, such as en or fr-CA"
+                gettext("Not a BCP 47 language tag we know, such as en or fr-CA")
             ) from None
         return "-".join(part for part in (locale.language, locale.script, locale.territory) if part)
 
@@ -86,9 +89,9 @@ class IsoDate(fields.Date):
 def _plausible_birth_date(value: str) -> None:
     day = dt.date.fromisoformat(value)
     if day > clock.now().date():
-        raise ma.ValidationError("A birth date cannot be in the future")
+        raise ma.ValidationError(gettext("A birth date cannot be in the future"))
     if day < dt.date(1900, 1, 1):
-        raise ma.ValidationError("A birth date before 1900 is not plausible")
+        raise ma.ValidationError(gettext("A birth date before 1900 is not plausible"))
 
 
 def _text(max_length: int, **kwargs: Any) -> fields.String:
@@ -129,7 +132,8 @@ class ProfileSchema(ma.Schema):
     custom = fields.Dict(
         keys=fields.String(
             validate=validate.Regexp(
-                CUSTOM_KEY, error="Keys are lowercase letters, digits and _, starting with a letter"
+                CUSTOM_KEY,
+                error=N_("Keys are lowercase letters, digits and _, starting with a letter"),
             )
         ),
         values=fields.String(validate=validate.Length(max=500), allow_none=True),

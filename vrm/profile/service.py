@@ -18,6 +18,7 @@ from vrm.crypto import Keyring, aad_for
 from vrm.db import write_transaction
 from vrm.errors import PreconditionFailed
 from vrm.events.outbox import Outbox
+from vrm.i18n import gettext
 from vrm.pagination import Page, newest_first
 from vrm.profile.models import ProfileAttribute, ProfileRevision
 from vrm.vendors.models import Vendor
@@ -85,7 +86,11 @@ class ProfileService:
             version = self._version(person_id)
             if expected_version is not None and expected_version != version:
                 raise PreconditionFailed(
-                    f"The profile is at version {version}, not {expected_version}; read it again"
+                    gettext(
+                        "The profile is at version %(version)s, not %(expected)s; read it again",
+                        version=version,
+                        expected=expected_version,
+                    )
                 )
             attributes = self._attributes(person_id)
             applied: dict[str, Any] = {}

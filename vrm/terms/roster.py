@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vrm.i18n import N_
+
 ROSTER_VERSION = "2026-11"
 
 
@@ -26,8 +28,8 @@ ROSTER: tuple[Term, ...] = (
     Term(
         "service-delivery-only",
         1,
-        "Service delivery only",
-        "Use my data only to provide what I asked for. Nothing else.",
+        N_("Service delivery only"),
+        N_("Use my data only to provide what I asked for. Nothing else."),
         {
             "purposes": ["ServiceProvision"],
             "analytics": False,
@@ -39,9 +41,11 @@ ROSTER: tuple[Term, ...] = (
     Term(
         "service-delivery-analytics",
         1,
-        "Service delivery, plus analytics",
-        "Use my data to provide what I asked for, and to measure how your service is used, "
-        "without following me elsewhere.",
+        N_("Service delivery, plus analytics"),
+        N_(
+            "Use my data to provide what I asked for, and to measure how your service is used, "
+            "without following me elsewhere."
+        ),
         {
             "purposes": ["ServiceProvision", "ServiceUsageAnalytics"],
             "analytics": True,
@@ -53,8 +57,8 @@ ROSTER: tuple[Term, ...] = (
     Term(
         "service-delivery-tracking",
         1,
-        "Service delivery, plus tracking",
-        "Use my data to provide what I asked for, and follow my use of your service over time.",
+        N_("Service delivery, plus tracking"),
+        N_("Use my data to provide what I asked for, and follow my use of your service over time."),
         {
             "purposes": ["ServiceProvision", "ServiceUsageAnalytics"],
             "analytics": True,
@@ -66,8 +70,8 @@ ROSTER: tuple[Term, ...] = (
     Term(
         "service-delivery-profiling",
         1,
-        "Service delivery, plus profiling",
-        "Use my data to provide what I asked for, and build a profile of me to personalise it.",
+        N_("Service delivery, plus profiling"),
+        N_("Use my data to provide what I asked for, and build a profile of me to personalise it."),
         {
             "purposes": ["ServiceProvision", "Personalisation"],
             "analytics": True,
@@ -79,22 +83,25 @@ ROSTER: tuple[Term, ...] = (
     Term(
         "third-party-sharing",
         1,
-        "Sharing with third parties",
-        "You may share the data I give you with your named partners, under these same terms.",
+        N_("Sharing with third parties"),
+        N_("You may share the data I give you with your named partners, under these same terms."),
         {"third_party_sharing": True},
     ),
     Term(
         "deletion-and-portability",
         1,
-        "Deletion and portability on request",
-        "When I ask, delete my data, or give it to me in a machine-readable form, within 30 days.",
+        N_("Deletion and portability on request"),
+        N_(
+            "When I ask, delete my data, or give it to me in a machine-readable form, "
+            "within 30 days."
+        ),
         {"deletion_on_request": True, "portability_on_request": True, "response_days": 30},
     ),
     Term(
         "intentions-only",
         1,
-        "Only to answer my intentions",
-        "Use what I disclose only to answer the requests for proposals I publish.",
+        N_("Only to answer my intentions"),
+        N_("Use what I disclose only to answer the requests for proposals I publish."),
         {"purposes": ["ServiceProvision"], "limited_to_intentions": True},
     ),
 )

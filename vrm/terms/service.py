@@ -17,6 +17,7 @@ from vrm.audit.service import AuditLog
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.errors import NotFound, ValidationFailed
+from vrm.i18n import gettext
 from vrm.pagination import Page, newest_first
 from vrm.terms.models import Agreement, PersonTerms, VendorTerms
 from vrm.terms.roster import BY_CODE, DEFAULT_TERMS
@@ -37,7 +38,8 @@ def term_refs(codes: Iterable[str], *, field: str = "terms") -> list[dict[str, A
         term = BY_CODE.get(code)
         if term is None:
             raise ValidationFailed(
-                f"{code!r} is not a term on the roster", field=f"{field}.{position}"
+                gettext("%(code)s is not a term on the roster", code=repr(code)),
+                field=f"{field}.{position}",
             )
         refs.setdefault(code, term.ref)
     return list(refs.values())
@@ -47,7 +49,7 @@ def _clock_time(value: Any, field: str) -> str:
     try:
         return time.fromisoformat(value).strftime("%H:%M")
     except (TypeError, ValueError):
-        raise ValidationFailed("Give a time as HH:MM", field=field) from None
+        raise ValidationFailed(gettext("Give a time as HH:MM"), field=field) from None
 
 
 def conversation_rules(rules: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +59,8 @@ def conversation_rules(rules: dict[str, Any]) -> dict[str, Any]:
         count = rules["max_unanswered"]
         if not isinstance(count, int) or not 1 <= count <= MAX_UNANSWERED_CEILING:
             raise ValidationFailed(
-                f"Choose between 1 and {MAX_UNANSWERED_CEILING}", field="max_unanswered_messages"
+                gettext("Choose between 1 and %(most)s", most=MAX_UNANSWERED_CEILING),
+                field="max_unanswered_messages",
             )
         values["max_unanswered"] = count
     if "quiet_hours" in rules:
@@ -69,7 +72,7 @@ def conversation_rules(rules: dict[str, Any]) -> dict[str, Any]:
             end = _clock_time(quiet.get("end"), "quiet_hours.end")
             if start == end:
                 raise ValidationFailed(
-                    "Quiet hours need an end after their start", field="quiet_hours.end"
+                    gettext("Quiet hours need an end after their start"), field="quiet_hours.end"
                 )
             values["quiet_start"], values["quiet_end"] = start, end
     if "time_zone" in rules:
@@ -77,7 +80,7 @@ def conversation_rules(rules: dict[str, Any]) -> dict[str, Any]:
             ZoneInfo(rules["time_zone"])
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise ValidationFailed(
-                "Give an IANA time zone such as Europe/Paris", field="time_zone"
+                gettext("Give an IANA time zone such as Europe/Paris"), field="time_zone"
             ) from None
         values["time_zone"] = rules["time_zone"]
     return values
@@ -119,14 +122,16 @@ class TermsService:
         rules not named keep their value."""
         refs = term_refs(codes)
         if not refs:
-            raise ValidationFailed("Proffer at least one term", field="terms")
+            raise ValidationFailed(gettext("Proffer at least one term"), field="terms")
         if not 1 <= max_days <= CEILING_DAYS:
             raise ValidationFailed(
-                f"Choose between 1 and {CEILING_DAYS} days", field="consent_max_days"
+                gettext("Choose between 1 and %(most)s days", most=CEILING_DAYS),
+                field="consent_max_days",
             )
         if not 1 <= default_days <= max_days:
             raise ValidationFailed(
-                "The default cannot be longer than the maximum", field="consent_default_days"
+                gettext("The default cannot be longer than the maximum"),
+                field="consent_default_days",
             )
         values: dict[str, Any] = {
             "terms": refs,
@@ -270,5 +275,5 @@ class TermsService:
     def get_for_person(self, person_id: uuid.UUID, agreement_id: uuid.UUID) -> Agreement:
         found = self.session.get(Agreement, agreement_id)
         if found is None or found.person_id != person_id:
-            raise NotFound("No such agreement")
+            raise NotFound(gettext("No such agreement"))
         return found

@@ -16,6 +16,7 @@ from vrm.conversations.service import ConversationService
 from vrm.crypto import Keyring
 from vrm.db import insert_missing, write_transaction
 from vrm.errors import NotFound
+from vrm.i18n import gettext
 from vrm.intentions.matching import Matcher
 from vrm.intentions.models import IntentionMatch, Offer
 from vrm.intentions.service import IntentionService
@@ -31,7 +32,7 @@ class BlockService:
     def block(self, person_id: uuid.UUID, vendor_id: uuid.UUID) -> VendorBlock:
         vendor = self.session.get(Vendor, vendor_id)
         if vendor is None:
-            raise NotFound("No such vendor", field="vendor_id")
+            raise NotFound(gettext("No such vendor"), field="vendor_id")
         now = clock.now()
         with write_transaction(self.session):
             # Alone against publications and backfills, or one could match it just after.
@@ -74,7 +75,7 @@ class BlockService:
                 )
             )
             if not gone.rowcount:
-                raise NotFound("This vendor is not blocked")
+                raise NotFound(gettext("This vendor is not blocked"))
             AuditLog(self.session).append(
                 person_id, "vendor.unblocked", vendor=self.session.get(Vendor, vendor_id)
             )

@@ -5,6 +5,7 @@ requests can never both spend the same code or refresh token."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 import uuid
 from datetime import timedelta
@@ -156,7 +157,9 @@ class GrantStore:
             )
         )
         if row is not None:
-            row.presented_refresh = row.refresh_digest == digest
+            row.presented_refresh = row.refresh_digest is not None and hmac.compare_digest(
+                row.refresh_digest, digest
+            )
         return row
 
     def is_active(self, row: OAuthToken) -> bool:

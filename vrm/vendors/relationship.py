@@ -25,6 +25,7 @@ from vrm.conversations.service import ConversationService
 from vrm.crypto import Keyring
 from vrm.db import write_transaction
 from vrm.errors import NotFound
+from vrm.i18n import gettext
 from vrm.intentions.models import Intention, Offer
 from vrm.intentions.offers import OfferService
 from vrm.intentions.service import IntentionService
@@ -189,7 +190,7 @@ class RelationshipService:
             .where(Relationship.person_id == person_id, Relationship.vendor_id == vendor_id)
         ).first()
         if found is None:
-            raise NotFound("No such vendor among yours")
+            raise NotFound(gettext("No such vendor among yours"))
         return found[0], found[1]
 
     def _disclosures(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from vrm.i18n import N_
+
+# English here (the OpenAPI document shows these words); the consent screen translates them.
 SCOPES: dict[str, str] = {
-    "intentions:read": "See the requests for proposals you publish that match what they sell",
-    "offers:write": "Send you offers in answer to your requests",
-    "consents:request": "Ask you for consent to use some of your data",
-    "profile:read": "Read the profile fields you choose to share, for the purposes you allow",
-    "conversations:read": "Read conversations you have with them",
-    "conversations:write": "Write to you in conversations you opened or accepted",
-    "webhooks:manage": "Manage where they receive notifications about your relationship",
-    "events:read": "Read the events of your relationship with them",
+    "intentions:read": N_("See the requests for proposals you publish that match what they sell"),
+    "offers:write": N_("Send you offers in answer to your requests"),
+    "consents:request": N_("Ask you for consent to use some of your data"),
+    "profile:read": N_("Read the profile fields you choose to share, for the purposes you allow"),
+    "conversations:read": N_("Read conversations you have with them"),
+    "conversations:write": N_("Write to you in conversations you opened or accepted"),
+    "webhooks:manage": N_("Manage where they receive notifications about your relationship"),
+    "events:read": N_("Read the events of your relationship with them"),
 }
 
 ALL = " ".join(SCOPES)

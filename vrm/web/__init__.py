@@ -18,9 +18,15 @@ from flask_wtf.csrf import CSRFProtect
 
 from vrm import clock
 from vrm.accounts.models import Person
-from vrm.errors import DomainError, InvalidCredentials, ValidationFailed, flatten_messages
-from vrm.i18n import language_from
-from vrm.limits import limit_logins, limiter, signup_limit
+from vrm.errors import (
+    DomainError,
+    InvalidCredentials,
+    NotFound,
+    ValidationFailed,
+    flatten_messages,
+)
+from vrm.i18n import gettext, language_from
+from vrm.limits import limit_logins, limit_personal_tokens, limiter, signup_limit
 from vrm.parsing import whole_number
 from vrm.profile.schemas import ProfileSchema
 from vrm.runtime import accounts, privacy, profiles, vendor_service
@@ -187,6 +193,7 @@ def profile_edit() -> Any:
 
 @blp.route("/tokens", methods=["GET", "POST"])
 @login_required
+@limit_personal_tokens
 def tokens() -> Any:
     service = accounts()
     created = None
@@ -216,10 +223,25 @@ def tokens() -> Any:
     ), 422 if errors else 200
 
 
-@blp.post("/tokens/<uuid:token_id>/revoke")
+@blp.route("/tokens/<uuid:token_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke_token(token_id: uuid.UUID) -> Any:
-    accounts().revoke_token(g.person, token_id)
+    service = accounts()
+    if request.method == "GET":
+        name = service.token_view(service.get_token(g.person, token_id))["name"]
+        return render_template(
+            "confirm.html",
+            question=gettext("Revoke the token “%(name)s”?", name=name),
+            explanation=[
+                gettext(
+                    "Any script or app using it stops reaching your data at once. This cannot "
+                    "be undone; you can create a new token."
+                )
+            ],
+            confirm_label=gettext("Revoke “%(name)s”", name=name),
+            back=url_for("web.tokens"),
+        )
+    service.revoke_token(g.person, token_id)
     return redirect(url_for("web.tokens"))
 
 
@@ -253,9 +275,29 @@ def vendors_page() -> Any:
     return render_template("vendors.html", vendors=vendor_service().vendors_of(g.person.id).data)
 
 
-@blp.post("/vendors/<uuid:vendor_id>/revoke")
+@blp.route("/vendors/<uuid:vendor_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke_vendor(vendor_id: uuid.UUID) -> Any:
+    if request.method == "GET":
+        vendor = next(
+            (v for v in vendor_service().vendors_of(g.person.id).data if v.id == vendor_id), None
+        )
+        if vendor is None:
+            raise NotFound(gettext("No such vendor among yours"))
+        return render_template(
+            "confirm.html",
+            question=gettext("Revoke the access of %(vendor)s’s apps?", vendor=vendor.name),
+            explanation=[
+                gettext(
+                    "Every app of %(vendor)s you authorised stops acting for you at once. Your "
+                    "consents stay as they are; withdraw them on the vendor's page.",
+                    vendor=vendor.name,
+                ),
+                gettext("To let an app in again, you authorise it again."),
+            ],
+            confirm_label=gettext("Revoke access of %(vendor)s", vendor=vendor.name),
+            back=url_for("web.vendors_page"),
+        )
     vendor_service().revoke_authorizations(g.person.id, vendor_id)
     return redirect(url_for("web.vendors_page", revoked=1))
 

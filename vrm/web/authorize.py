@@ -14,6 +14,7 @@ from vrm.consents.purposes import PURPOSES
 from vrm.consents.service import TermsNotAccepted
 from vrm.errors import ValidationFailed
 from vrm.http import CONTENT_SECURITY_POLICY
+from vrm.i18n import gettext
 from vrm.parsing import whole_number
 from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.runtime import consent_service, terms_service
@@ -37,7 +38,7 @@ def authorize() -> Any:
         return render_template(
             "error.html",
             status=400,
-            title="This authorization request is not valid",
+            title=gettext("This authorization request is not valid"),
             detail=error.description or error.error,
         ), 400
     client = grant.client

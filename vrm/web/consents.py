@@ -10,11 +10,13 @@ import uuid
 from typing import Any
 
 from flask import Response, g, redirect, render_template, request, url_for
+from flask_babel import pgettext
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from vrm.audit.service import AuditLog
 from vrm.consents.purposes import PURPOSES
 from vrm.errors import DomainError, ValidationFailed
+from vrm.i18n import gettext, lazy_gettext, translate
 from vrm.parsing import whole_number
 from vrm.runtime import consent_service, db_session, terms_service
 from vrm.terms.models import PersonTerms
@@ -26,59 +28,84 @@ LOG_PAGE_SIZE = 50
 
 # Words for display only; the profile schema and the services decide what exists.
 FIELD_LABELS = {
-    "given_name": "Given name",
-    "family_name": "Family name",
-    "display_name": "Display name",
-    "contact_email": "Contact email",
-    "phone": "Phone",
-    "birth_date": "Birth date",
-    "postal_address": "Postal address",
-    "locale": "Language",
-    "preferences": "Preferences",
-    "custom": "Other details",
+    "given_name": lazy_gettext("Given name"),
+    "family_name": lazy_gettext("Family name"),
+    "display_name": lazy_gettext("Display name"),
+    "contact_email": lazy_gettext("Contact email"),
+    "phone": lazy_gettext("Phone"),
+    "birth_date": lazy_gettext("Birth date"),
+    "postal_address": lazy_gettext("Postal address"),
+    "locale": lazy_gettext("Language"),
+    "preferences": lazy_gettext("Preferences"),
+    "custom": lazy_gettext("Other details"),
 }
 ACTIONS = {
-    "profile.read": "Read your profile",
-    "consent.requested": "Asked for consent",
-    "consent.given": "Consent given",
-    "consent.refused": "Consent request denied",
-    "consent.withdrawn": "Consent withdrawn",
-    "consent.expired": "Consent expired",
-    "consent.revoked": "Consent given up by the vendor",
-    "agreement.accepted": "Accepted your terms",
-    "agreement.refused": "Did not accept your terms",
-    "profile.pushed": "Was sent your updated details",
-    "message.received": "Wrote to you",
-    "vendor.blocked": "Blocked by you",
-    "vendor.unblocked": "Unblocked by you",
-    "intention.published": "Intention published",
-    "intention.edited": "Intention edited",
-    "intention.withdrawn": "Intention withdrawn",
-    "intention.fulfilled": "Intention fulfilled",
-    "intention.expired": "Intention expired",
-    "offer.received": "Made you an offer",
-    "offer.accepted": "Offer accepted",
-    "offer.declined": "Offer declined",
-    "offer.withdrawn": "Offer withdrawn by the vendor",
-    "offer.expired": "Offer expired",
-    "offer.closed": "Offer closed",
+    "profile.read": lazy_gettext("Read your profile"),
+    "consent.requested": lazy_gettext("Asked for consent"),
+    "consent.given": lazy_gettext("Consent given"),
+    "consent.refused": lazy_gettext("Consent request denied"),
+    "consent.withdrawn": lazy_gettext("Consent withdrawn"),
+    "consent.expired": lazy_gettext("Consent expired"),
+    "consent.revoked": lazy_gettext("Consent given up by the vendor"),
+    "agreement.accepted": lazy_gettext("Accepted your terms"),
+    "agreement.refused": lazy_gettext("Did not accept your terms"),
+    "profile.pushed": lazy_gettext("Was sent your updated details"),
+    "message.received": lazy_gettext("Wrote to you"),
+    "vendor.blocked": lazy_gettext("Blocked by you"),
+    "vendor.unblocked": lazy_gettext("Unblocked by you"),
+    "intention.published": lazy_gettext("Intention published"),
+    "intention.edited": lazy_gettext("Intention edited"),
+    "intention.withdrawn": lazy_gettext("Intention withdrawn"),
+    "intention.fulfilled": lazy_gettext("Intention fulfilled"),
+    "intention.expired": lazy_gettext("Intention expired"),
+    "offer.received": lazy_gettext("Made you an offer"),
+    "offer.accepted": lazy_gettext("Offer accepted"),
+    "offer.declined": lazy_gettext("Offer declined"),
+    "offer.withdrawn": lazy_gettext("Offer withdrawn by the vendor"),
+    "offer.expired": lazy_gettext("Offer expired"),
+    "offer.closed": lazy_gettext("Offer closed"),
 }
-STATES = {
-    "given": "Given",
-    "refused": "Denied",
-    "withdrawn": "Withdrawn",
-    "expired": "Expired",
-    "revoked": "Given up by the vendor",
-}
+# A consent's states and the events of its receipts. In French a state agrees with the
+# word it describes, so each table has its own context.
+STATES = ("given", "refused", "withdrawn", "expired", "revoked")
+
+
+def _state_words(code: str) -> str:
+    words = {
+        "given": pgettext("consent state", "Given"),
+        "refused": pgettext("consent state", "Denied"),
+        "withdrawn": pgettext("consent state", "Withdrawn"),
+        "expired": pgettext("consent state", "Expired"),
+        "revoked": pgettext("consent state", "Given up by the vendor"),
+    }
+    return words.get(code, code)
+
+
+def _event_words(code: str) -> str:
+    """What a receipt records, as the end of "Receipt 2: given"."""
+    words = {
+        "requested": pgettext("consent receipt", "requested"),
+        "given": pgettext("consent receipt", "given"),
+        "refused": pgettext("consent receipt", "denied"),
+        "withdrawn": pgettext("consent receipt", "withdrawn"),
+        "expired": pgettext("consent receipt", "expired"),
+        "revoked": pgettext("consent receipt", "given up by the vendor"),
+    }
+    return words.get(code, code)
+
+
+def _purpose_words(code: str) -> str:
+    return translate(PURPOSES[code]) if code in PURPOSES else code
 
 
 @blp.app_context_processor
 def _words() -> dict[str, Any]:
     return {
         "field_label": lambda name: FIELD_LABELS.get(name, name),
-        "purpose_words": lambda code: PURPOSES.get(code, code),
+        "purpose_words": _purpose_words,
         "action_words": lambda code: ACTIONS.get(code, code),
-        "state_words": lambda code: STATES.get(code, code),
+        "state_words": _state_words,
+        "event_words": _event_words,
     }
 
 
@@ -97,7 +124,9 @@ def _rules(form: Any) -> dict[str, Any]:
     if "max_unanswered_messages" in form:
         count = whole_number(form.get("max_unanswered_messages"), "max_unanswered_messages")
         if count is None:
-            raise ValidationFailed("Give a number of messages", field="max_unanswered_messages")
+            raise ValidationFailed(
+                gettext("Give a number of messages"), field="max_unanswered_messages"
+            )
         rules["max_unanswered"] = count
     if "quiet_hours.start" in form or "quiet_hours.end" in form:
         start = form.get("quiet_hours.start", "").strip()
@@ -107,7 +136,7 @@ def _rules(form: Any) -> dict[str, Any]:
         elif start or end:
             missing = "quiet_hours.end" if start else "quiet_hours.start"
             raise ValidationFailed(
-                "Give both times, or leave both empty for no quiet hours", field=missing
+                gettext("Give both times, or leave both empty for no quiet hours"), field=missing
             )
         else:
             rules["quiet_hours"] = None
@@ -142,9 +171,11 @@ def terms() -> Any:
         try:
             max_days, default_days = _days("consent_max_days"), _days("consent_default_days")
             if max_days is None:
-                raise ValidationFailed("Give a number of days", field="consent_max_days")
+                raise ValidationFailed(gettext("Give a number of days"), field="consent_max_days")
             if default_days is None:
-                raise ValidationFailed("Give a number of days", field="consent_default_days")
+                raise ValidationFailed(
+                    gettext("Give a number of days"), field="consent_default_days"
+                )
             rules = _rules(request.form)
             service.set_for_person(g.person.id, chosen, default_days, max_days, rules)
         except ValidationFailed as error:
@@ -169,7 +200,7 @@ def terms() -> Any:
 def consents() -> Any:
     service = consent_service()
     vendors: dict[uuid.UUID, dict[str, Any]] = {}
-    for consent in service.for_person(g.person.id, tuple(STATES)):
+    for consent in service.for_person(g.person.id, STATES):
         view = service.describe(consent)
         view["events"] = service.events(consent)
         group = vendors.setdefault(
@@ -208,7 +239,7 @@ def consent_receipt(consent_id: uuid.UUID, seq: int) -> Any:
     consent = service.get_for_person(g.person.id, consent_id)
     event = next((e for e in service.events(consent) if e.seq == seq), None)
     if event is None:
-        raise HTTPNotFound("No such receipt")
+        raise HTTPNotFound(gettext("No such receipt"))
     filename = f"vrm-consent-{consent.id}-{event.seq}-{event.type}.jws"
     return Response(
         event.receipt,

@@ -11,10 +11,14 @@ import uuid
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
+from flask_babel import pgettext
 from werkzeug.datastructures import MultiDict
 
+from vrm import clock
 from vrm.conversations.service import TEXT_MAX, ConversationService, check_text
 from vrm.errors import DomainError, ValidationFailed
+from vrm.i18n import gettext, lazy_gettext
+from vrm.limits import limit_person_messages
 from vrm.runtime import (
     block_service,
     consent_service,
@@ -27,12 +31,20 @@ from vrm.web import _errors, blp, login_required
 PAGE_SIZE = 50
 MESSAGES_PAGE_SIZE = 50
 
+
 # Words for display only; the models decide which states exist.
-CONVERSATION_STATES = {"open": "Open", "closed": "Closed"}
+def _conversation_state(code: str) -> str:
+    words = {
+        "open": pgettext("conversation state", "Open"),
+        "closed": pgettext("conversation state", "Closed"),
+    }
+    return words.get(code, code)
+
+
 OPENED_BY = {
-    "person": "You wrote first",
-    "offer": "Started when you accepted its offer",
-    "request": "Started when you approved its request",
+    "person": lazy_gettext("You wrote first"),
+    "offer": lazy_gettext("Started when you accepted its offer"),
+    "request": lazy_gettext("Started when you approved its request"),
 }
 # The start form's inputs; an error the service names elsewhere goes to the top.
 START_INPUTS = {"vendor_id", "text"}
@@ -41,7 +53,7 @@ START_INPUTS = {"vendor_id", "text"}
 @blp.app_context_processor
 def _conversation_words() -> dict[str, Any]:
     return {
-        "conversation_state": lambda code: CONVERSATION_STATES.get(code, code),
+        "conversation_state": _conversation_state,
         "opened_by_words": lambda code: OPENED_BY.get(code, code),
         "inbox_unread": _unread,
     }
@@ -65,7 +77,7 @@ def _vendor_choice(raw: str | None) -> uuid.UUID:
     try:
         return uuid.UUID((raw or "").strip())
     except ValueError:
-        raise ValidationFailed("Choose a vendor to write to", field="vendor_id") from None
+        raise ValidationFailed(gettext("Choose a vendor to write to"), field="vendor_id") from None
 
 
 def _start_errors(error: DomainError) -> dict[str, str]:
@@ -92,6 +104,7 @@ def _inbox(form: MultiDict[str, str], errors: dict[str, str], status: int) -> An
 
 @blp.route("/inbox", methods=["GET", "POST"])
 @login_required
+@limit_person_messages
 def inbox() -> Any:
     """Your conversations, newest first; POST writes first to a vendor you deal with."""
     if request.method == "GET":
@@ -136,10 +149,13 @@ def _thread(
     messages new until now keep their mark on this page)."""
     service = conversation_service()
     conversation = service.get_for_person(g.person.id, conversation_id)  # theirs, or 404
+    shown_at = clock.now()
     page = service.person_messages(
         g.person.id, conversation_id, limit=MESSAGES_PAGE_SIZE, cursor=request.args.get("before")
     )
-    service.mark_read(g.person.id, conversation_id)
+    if not request.args.get("before"):
+        # Read is what this page showed: a message arriving meanwhile stays unread.
+        service.mark_read(g.person.id, conversation_id, up_to=shown_at)
     consent = None
     if conversation["consent_id"] is not None:
         consents = consent_service()
@@ -162,6 +178,7 @@ def _thread(
 
 @blp.route("/inbox/<uuid:conversation_id>", methods=["GET", "POST"])
 @login_required
+@limit_person_messages
 def conversation(conversation_id: uuid.UUID) -> Any:
     """The thread; POST sends the person's reply. Another person's is not found."""
     if request.method == "GET":
@@ -217,7 +234,7 @@ def block_from_conversation(conversation_id: uuid.UUID) -> Any:
         return redirect(url_for("web.conversation", conversation_id=conversation_id, blocked=1))
     return render_template(
         "block_confirm.html",
-        name=view["vendor_name"] or "A vendor that no longer exists",
+        name=view["vendor_name"] or gettext("A vendor that no longer exists"),
         back=url_for("web.conversation", conversation_id=conversation_id),
         blocked=block_service().is_blocked(g.person.id, view["vendor_id"]),
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import current_app, render_template, send_from_directory
 
+from vrm.i18n import gettext
 from vrm.web import blp
 
 # Swagger UI's dist files as flask-swagger-ui ships them (only they are used, not its
@@ -48,7 +49,7 @@ def docs() -> Any:
 @blp.get("/docs/assets/<name>")
 def docs_asset(name: str) -> Any:
     if name not in ASSETS:
-        return "Not found", 404
+        return gettext("Not found"), 404
     # Versioned by the query string the page adds, so browsers may keep them a day.
     mimetype = "text/plain" if name == "LICENSE" else None
     return send_from_directory(str(SWAGGER_UI), name, max_age=86_400, mimetype=mimetype)

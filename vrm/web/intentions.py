@@ -12,13 +12,15 @@ from typing import Any
 
 import marshmallow as ma
 from flask import g, redirect, render_template, request, url_for
+from flask_babel import pgettext
 from werkzeug.datastructures import MultiDict
 
 from vrm import clock
 from vrm.errors import DomainError, ValidationFailed
+from vrm.i18n import gettext, lazy_gettext, translate
 from vrm.intentions.schemas import IntentionInSchema
 from vrm.intentions.service import DEFAULT_DAYS, MAX_DAYS
-from vrm.intentions.taxonomy import CATEGORIES, label_path
+from vrm.intentions.taxonomy import CATEGORIES, lineage
 from vrm.parsing import whole_number
 from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.runtime import (
@@ -34,21 +36,31 @@ from vrm.web import _errors, blp, login_required
 PAGE_SIZE = 50
 OFFERS_PAGE_SIZE = 50
 
-# Words for display only; the models decide which states exist.
-INTENTION_STATES = {
-    "open": "Open",
-    "withdrawn": "Withdrawn",
-    "fulfilled": "Fulfilled",
-    "expired": "Expired",
-}
-OFFER_STATES = {
-    "open": "Waiting for your answer",
-    "accepted": "Accepted",
-    "declined": "Declined",
-    "withdrawn": "Withdrawn by the vendor",
-    "expired": "Expired",
-    "closed": "Closed",
-}
+
+# Words for display only; the models decide which states exist. In French a state agrees
+# with the word it describes, so each table has its own context.
+def _intention_state(code: str) -> str:
+    words = {
+        "open": pgettext("intention state", "Open"),
+        "withdrawn": pgettext("intention state", "Withdrawn"),
+        "fulfilled": pgettext("intention state", "Fulfilled"),
+        "expired": pgettext("intention state", "Expired"),
+    }
+    return words.get(code, code)
+
+
+def _offer_state(code: str) -> str:
+    words = {
+        "open": pgettext("offer state", "Waiting for your answer"),
+        "accepted": pgettext("offer state", "Accepted"),
+        "declined": pgettext("offer state", "Declined"),
+        "withdrawn": pgettext("offer state", "Withdrawn by the vendor"),
+        "expired": pgettext("offer state", "Expired"),
+        "closed": pgettext("offer state", "Closed"),
+    }
+    return words.get(code, code)
+
+
 # The publish form's inputs; a field error the services name elsewhere goes to the top.
 INPUTS = {
     "title",
@@ -71,35 +83,44 @@ INPUTS = {
 }
 # Marshmallow's word for an absent required value, said for the input it is about.
 REQUIRED = {
-    "title": "Give the intention a title",
-    "category": "Choose a category",
-    "price.currency": "Give the currency of the prices, for example EUR",
+    "title": lazy_gettext("Give the intention a title"),
+    "category": lazy_gettext("Choose a category"),
+    "price.currency": lazy_gettext("Give the currency of the prices, for example EUR"),
 }
 
 
 def _category_groups() -> list[tuple[str, list[tuple[str, str]]]]:
-    """The whole taxonomy for a ``<select>``: one group per top category, the top category
-    itself first, deeper ones indented by level."""
+    """The whole taxonomy for a ``<select>``, in the page's language: one group per top
+    category, the top category itself first, deeper ones indented by level."""
     groups: list[tuple[str, list[tuple[str, str]]]] = []
     for path, label in CATEGORIES.items():  # parents before children
-        depth = path.count("/")
+        depth, words = path.count("/"), translate(label)
         if depth == 0:
-            groups.append((label, [(path, f"{label} (anything)")]))
+            groups.append((words, [(path, gettext("%(category)s (anything)", category=words))]))
         else:
-            groups[-1][1].append((path, "\u00a0\u00a0\u00a0" * (depth - 1) + label))
+            groups[-1][1].append((path, "\u00a0\u00a0\u00a0" * (depth - 1) + words))
     return groups
 
 
-CATEGORY_GROUPS = _category_groups()
+def _category_words(path: str) -> str:
+    """Readable labels along the path, in the page's language: ``Sports and outdoors ›
+    Cycling › Bicycles``."""
+    if path not in CATEGORIES:
+        return path
+    return " › ".join(translate(CATEGORIES[p]) for p in lineage(path))
+
+
+def _term_title(ref: Any) -> Any:
+    return translate(BY_CODE[ref["code"]].title) if ref["code"] in BY_CODE else ref
 
 
 @blp.app_context_processor
 def _intention_words() -> dict[str, Any]:
     return {
-        "category_words": lambda path: label_path(path) if path in CATEGORIES else path,
-        "term_title": lambda ref: BY_CODE[ref["code"]].title if ref["code"] in BY_CODE else ref,
-        "intention_state": lambda code: INTENTION_STATES.get(code, code),
-        "offer_state": lambda code: OFFER_STATES.get(code, code),
+        "category_words": _category_words,
+        "term_title": _term_title,
+        "intention_state": _intention_state,
+        "offer_state": _offer_state,
     }
 
 
@@ -132,13 +153,17 @@ def _expiry(form: MultiDict[str, str]) -> str | None:
         try:
             day = date.fromisoformat(_text(form, "expires_on"))
         except ValueError:
-            raise ValidationFailed("Give a date such as 2026-12-31", field="expires_on") from None
+            raise ValidationFailed(
+                gettext("Give a date such as 2026-12-31"), field="expires_on"
+            ) from None
         return datetime.combine(day, time(23, 59, 59), UTC).isoformat()
     days = whole_number(form.get("expires_in_days"), "expires_in_days")
     if days is None:
         return None
     if not 1 <= days <= MAX_DAYS:
-        raise ValidationFailed(f"Choose between 1 and {MAX_DAYS} days", field="expires_in_days")
+        raise ValidationFailed(
+            gettext("Choose between 1 and %(max)d days", max=MAX_DAYS), field="expires_in_days"
+        )
     return (clock.now() + timedelta(days=days)).isoformat()
 
 
@@ -195,7 +220,7 @@ def _load(schema: ma.Schema, body: dict[str, Any]) -> dict[str, Any]:
     missing = ma.fields.Field.default_error_messages["required"]
     for item in error.errors:
         if item["message"] == missing and item["field"] in REQUIRED:
-            item["message"] = REQUIRED[item["field"]]
+            item["message"] = str(REQUIRED[item["field"]])
     raise error
 
 
@@ -204,7 +229,7 @@ def _new_form(form: MultiDict[str, str], errors: dict[str, str], status: int) ->
         "intention_new.html",
         form=form,
         errors=errors,
-        groups=CATEGORY_GROUPS,
+        groups=_category_groups(),
         roster=ROSTER,
         profile_fields=PROFILE_FIELDS,
         default_days=DEFAULT_DAYS,
@@ -350,11 +375,18 @@ def accept_offer(offer_id: uuid.UUID) -> Any:
     )
 
 
-@blp.post("/offers/<uuid:offer_id>/decline")
+@blp.route("/offers/<uuid:offer_id>/decline", methods=["GET", "POST"])
 @login_required
 def decline_offer(offer_id: uuid.UUID) -> Any:
+    """Declining cannot be undone (that vendor cannot offer on the intention again), so
+    the button leads to this confirmation first."""
     service = offer_service()
     offer = service.person_get(g.person.id, offer_id)
+    if request.method == "GET":
+        view = service.describe([offer])[0]
+        intentions_ = intention_service()
+        intention = intentions_.describe([intentions_.get(g.person.id, offer.intention_id)])[0]
+        return render_template("offer_decline.html", o=view, intention=intention)
     try:
         service.decline(g.person.id, offer_id)
     except DomainError as error:
