@@ -69,3 +69,9 @@ bench-smoke: install bench-tools
 
 bench-tools:
 	./scripts/install-bench-tools.sh
+
+.PHONY: audit
+## make audit: check the installed dependencies against known vulnerabilities (pip-audit asks
+## PyPI's vulnerability data); --strict fails when a package could not be checked at all
+audit: install
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import Any
 
 import marshmallow as ma
@@ -379,7 +380,38 @@ class _Server(AuthorizationServer):
 server = _Server(query_client=_query_client, save_token=_save_token)
 
 
+# Authlib's grants log each token response they issue, tokens included, at DEBUG.
+ISSUING_LOGGERS = [
+    f"authlib.oauth2.rfc6749.grants.{grant}"
+    for grant in (
+        "authorization_code",
+        "client_credentials",
+        "refresh_token",
+        "resource_owner_password_credentials",
+        "implicit",
+    )
+]
+
+
+class RedactIssuedTokens(logging.Filter):
+    """Keep Authlib's "Issue token %r to %r" line, without the token response."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Issue token") and record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = ("<redacted>", *args[1:])
+        return True
+
+
+def redact_issued_tokens() -> None:
+    for name in ISSUING_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactIssuedTokens) for f in logger.filters):
+            logger.addFilter(RedactIssuedTokens())
+
+
 def init_app(app: Flask) -> None:
+    redact_issued_tokens()
     server.init_app(app)
     server.scopes_supported = list(scopes.SCOPES)
     generator = BearerTokenGenerator(

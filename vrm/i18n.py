@@ -17,8 +17,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from babel.lists import format_list
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext
+from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = [
@@ -49,6 +51,13 @@ def translate(message: Any) -> str:
     if message is None or message == "":
         return ""
     return gettext(str(message)) if isinstance(message, str) else str(message)
+
+
+def join_words(items: Any, describe: Any = None) -> Markup:
+    """Items as a list in the page's language ("a, b and c", "a, b et c"); each is
+    escaped unless already markup, after ``describe`` turns it into words."""
+    shown = [escape(describe(item) if describe else item) for item in items]
+    return Markup(format_list(shown, locale=current_language()) if shown else "")
 
 
 def language_from(tag: str | None) -> str | None:
@@ -107,3 +116,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         languages=LANGUAGES, current_language=current_language, translate=translate
     )
+    app.jinja_env.filters["join_words"] = join_words

@@ -9,6 +9,7 @@ the IETF draft's ``RateLimit-Policy`` and ``RateLimit`` fields
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,7 @@ from vrm.runtime import accounts, runtime
 
 
 class _Limiter(Limiter):
-    """Flask-Limiter, also writing the standard-track ``RateLimit`` fields."""
+    """Flask-Limiter, also writing the IETF draft's ``RateLimit`` fields."""
 
     def init_app(self, app: Flask) -> None:  # type: ignore[override]
         # Registered first, so it runs after Flask-Limiter's own hook (which deducts the
@@ -32,6 +33,7 @@ class _Limiter(Limiter):
 
 
 limiter = _Limiter(key_func=get_remote_address)
+log = logging.getLogger(__name__)
 
 
 def _rate_limit_fields(response: Response) -> Response:
@@ -41,11 +43,15 @@ def _rate_limit_fields(response: Response) -> Response:
         return response
     policies, states = [], []
     now = time.time()
-    for current in limiter.current_limits:
-        name = str(current.request_args[-1]).replace("\\", "").replace('"', "")
-        policies.append(f'"{name}";q={current.limit.amount};w={current.limit.get_expiry()}')
-        reset = max(0, int(current.reset_at - now))
-        states.append(f'"{name}";r={current.remaining};t={reset}')
+    try:
+        for current in limiter.current_limits:
+            name = str(current.request_args[-1]).replace("\\", "").replace('"', "")
+            policies.append(f'"{name}";q={current.limit.amount};w={current.limit.get_expiry()}')
+            reset = max(0, int(current.reset_at - now))
+            states.append(f'"{name}";r={current.remaining};t={reset}')
+    except Exception:  # the store went away: the answer matters more than its fields
+        log.warning("rate limit store unreachable; RateLimit fields left out", exc_info=True)
+        return response
     if policies:
         response.headers["RateLimit-Policy"] = ", ".join(policies)
         response.headers["RateLimit"] = ", ".join(states)

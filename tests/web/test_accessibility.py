@@ -85,9 +85,9 @@ def audit(page: Page, paths: list[str]) -> None:
     assert not failures, "\n" + "\n".join(failures)
 
 
-def check(page: Page, label: str) -> list[str]:
+def check(page: Page, label: str, lang: str = "en") -> list[str]:
     """The page as it is now: its lang attribute and its blocking violations."""
-    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("html")).to_have_attribute("lang", lang)
     found = violations(page)
     minor = [v for v in found if v["impact"] not in BLOCKING]
     if minor:
@@ -182,6 +182,8 @@ def test_every_page_of_a_person_with_dealings(
             f"/offers/{world['offer_id']}/block",
             f"/vendors/{velo.id}/withdraw",
             f"/vendors/{velo.id}/block",
+            f"/vendors/{velo.id}/revoke",
+            f"/offers/{world['offer_id']}/decline",
         ],
     )
 
@@ -199,6 +201,18 @@ def test_every_page_of_a_person_with_dealings(
     page.get_by_label("Confirm with your password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Create token").click()
     failures.extend(check(page, "/tokens (created)"))
+    page.goto("/tokens")
+    page.get_by_role("link", name="Revoke My laptop").click()
+    failures.extend(check(page, "/tokens/<id>/revoke"))
+
+    # The same pages in French: the words change, so must nothing else.
+    page.goto("/")
+    page.get_by_label("Language").select_option("fr")
+    page.get_by_role("button", name="Change language").click()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    for path in ("/", f"/vendors/{velo.id}", "/profile/edit", "/intentions/new", "/terms"):
+        page.goto(path)
+        failures.extend(check(page, f"{path} (fr)", lang="fr"))
     assert not failures, "\n" + "\n".join(failures)
 
 

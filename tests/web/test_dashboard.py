@@ -182,16 +182,16 @@ def test_the_start_page_shows_what_waits_with_links_and_nothing_of_another_perso
 
     requests = section(html, "requests")
     assert f'href="/consent-requests#r-{world["request_id"]}"' in requests
-    assert "Velo Shop asks to read Postal address" in words(requests)
+    assert "Velo Shop asks to read postal address" in words(requests)
     assert "provide the product or service you asked for (ServiceProvision)" in words(requests)
 
     expiring = section(html, "expiring")
     assert f'href="/consents#c-{world["soon"]}"' in expiring
-    assert "Given name, Phone" in words(expiring)
+    assert "given name and phone" in words(expiring)
     assert str(world["later"]) not in expiring  # two months away is not soon
 
     accesses = words(section(html, "accesses"))
-    assert "Velo Shop read your profile: Given name, Phone" in accesses
+    assert "Velo Shop read your profile: given name and phone" in accesses
     assert "help you when you ask for support (CustomerCare)" in accesses
     assert "Velo Shop wrote to you" in accesses
     assert f'href="/vendors/{velo.id}"' in section(html, "accesses")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.web.test_pages import csrf_from
+from tests.conftest import Account
+from tests.web.test_intention_pages import publish, published
+from tests.web.test_pages import csrf_from, web_login
 
 FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
 
@@ -52,3 +54,19 @@ def test_error_page_title_is_french(client: FlaskClient) -> None:
     assert "Page introuvable" in page.get_data(as_text=True)
     api = client.get("/personal/v1/no-such-thing", headers=FRENCH)
     assert api.get_json()["title"] == "Not Found"
+
+
+def test_a_french_page_takes_a_decimal_comma_and_an_english_one_does_not(
+    client: FlaskClient, ada: Account
+) -> None:
+    web_login(client, ada.email)
+    api = {"Authorization": ada.auth["Authorization"]}
+
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr-FR"
+    intention_id = published(publish(client, **{"price.min": "1 299,5", "price.max": "2000"}))
+    saved = client.get(f"/personal/v1/intentions/{intention_id}", headers=api).get_json()
+    assert saved["price"]["min"] == "1299.50"
+
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    refused = publish(client, **{"price.min": "1,299"})
+    assert refused.status_code == 422

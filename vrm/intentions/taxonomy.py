@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from vrm.errors import ValidationFailed
-from vrm.i18n import N_
+from vrm.i18n import N_, gettext
 
 # path segment -> (label, children); the labels are marked for the catalog and translated
 # where a page shows them (the APIs list them in English)
@@ -210,7 +210,9 @@ LISTING: list[dict[str, str]] = [{"path": p, "label": label} for p, label in CAT
 
 def check_category(path: str, *, field: str = "category") -> str:
     if path not in CATEGORIES:
-        raise ValidationFailed(f"{path!r} is not a category of the taxonomy", field=field)
+        raise ValidationFailed(
+            gettext("%(path)s is not a category of the taxonomy", path=repr(path)), field=field
+        )
     return path
 
 

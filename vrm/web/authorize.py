@@ -23,6 +23,15 @@ from vrm.vendors.scopes import SCOPES
 from vrm.vendors.service import origin_of
 
 
+def _refusal(error: OAuth2Error) -> str:
+    """Why the request is refused, in the person's words (Authlib's are for developers)."""
+    if error.error == "invalid_client":
+        return gettext("The app that sent you here is not known to VRM.")
+    if "redirect" in (error.description or "").lower():
+        return gettext("The app asked to send you back to an address it has not registered.")
+    return gettext("The app that sent you here made a request VRM cannot accept.")
+
+
 def authorize() -> Any:
     from vendor_api.oauth import issuer, server, vendors
 
@@ -39,7 +48,7 @@ def authorize() -> Any:
             "error.html",
             status=400,
             title=gettext("This authorization request is not valid"),
-            detail=error.description or error.error,
+            detail=_refusal(error),
         ), 400
     client = grant.client
     vendor = vendors().get_vendor(client.vendor_id)

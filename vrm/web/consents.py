@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Response, g, redirect, render_template, request, url_for
 from flask_babel import pgettext
+from markupsafe import Markup
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from vrm.audit.service import AuditLog
@@ -98,11 +99,19 @@ def _purpose_words(code: str) -> str:
     return translate(PURPOSES[code]) if code in PURPOSES else code
 
 
+def _purpose_phrase(code: str) -> Markup:
+    """The purpose in words, lower case for the middle of a sentence, its code beside."""
+    return Markup("{} (<code>{}</code>)").format(_purpose_words(code).lower(), code)
+
+
 @blp.app_context_processor
 def _words() -> dict[str, Any]:
     return {
         "field_label": lambda name: FIELD_LABELS.get(name, name),
+        # A field's name in the middle of a sentence.
+        "field_words": lambda name: str(FIELD_LABELS.get(name, name)).lower(),
         "purpose_words": _purpose_words,
+        "purpose_phrase": _purpose_phrase,
         "action_words": lambda code: ACTIONS.get(code, code),
         "state_words": _state_words,
         "event_words": _event_words,

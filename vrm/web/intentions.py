@@ -6,6 +6,7 @@ the services decide every rule, and their errors come back next to the inputs th
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from vrm import clock
 from vrm.errors import DomainError, ValidationFailed
-from vrm.i18n import gettext, lazy_gettext, translate
+from vrm.i18n import current_language, gettext, lazy_gettext, translate
 from vrm.intentions.schemas import IntentionInSchema
 from vrm.intentions.service import DEFAULT_DAYS, MAX_DAYS
 from vrm.intentions.taxonomy import CATEGORIES, lineage
@@ -137,6 +138,14 @@ def intentions() -> Any:
     )
 
 
+def _amount_as_typed(amount: str | None) -> str | None:
+    """French writes 1 299,99 for 1299.99: on a French page, take the comma as the
+    decimal mark and drop the spaces between thousands."""
+    if not amount or current_language() != "fr":
+        return amount
+    return re.sub(r"[\s\u00a0\u202f]", "", amount).replace(",", ".")
+
+
 def _text(form: MultiDict[str, str], name: str) -> str:
     return form.get(name, "").strip()
 
@@ -184,6 +193,8 @@ def _intention_body(form: MultiDict[str, str], expires_at: str | None) -> dict[s
     if keywords:
         body["keywords"] = keywords
     price = {k: _text(form, f"price.{k}") for k in ("min", "max", "currency")}
+    for bound in ("min", "max"):
+        price[bound] = _amount_as_typed(price[bound])
     if any(price.values()):
         body["price"] = {k: v for k, v in price.items() if v}
     location = {
