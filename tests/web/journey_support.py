@@ -48,6 +48,15 @@ class Language:
     def t(self, msgid: str, **kw: Any) -> str:
         return self._translated(None, msgid) % kw if kw else self._translated(None, msgid)
 
+    def nt(self, singular: str, plural: str, n: int) -> str:
+        """ngettext: a msgid with plural forms."""
+        if self.catalog is None:
+            return singular if n == 1 else plural
+        if (singular, 0) not in getattr(self.catalog, "_catalog", {}):
+            self.missing.append(singular)
+            return singular if n == 1 else plural
+        return self.catalog.ngettext(singular, plural, n)
+
     def pt(self, context: str, msgid: str) -> str:
         """pgettext: a msgid the pages translate in a context, such as a state's name."""
         return self._translated(context, msgid)

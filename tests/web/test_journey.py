@@ -138,7 +138,9 @@ def test_the_whole_journey(page: Page, lang: Language, shop: JourneyVendor) -> N
     page.goto("/")
     lang.on_page(page)
     expect(page.get_by_role("heading", level=1)).to_have_text(t("What waits for you"))
-    nav(page).get_by_role("link", name=f"{t('Inbox')} 1 {t('unread')}", exact=True).click()
+    nav(page).get_by_role(
+        "link", name=f"{t('Inbox')} 1 {lang.nt('unread', 'unread', 1)}", exact=True
+    ).click()
     lang.on_page(page)
     page.locator(f'tr[data-conversation="{conversation_id}"]').get_by_role(
         "link", name=SHOP
