@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Text, TypeDecorator, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import NullPool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -59,14 +58,25 @@ def encrypted_columns() -> Iterator[tuple[Any, str]]:
                 yield table, column.name
 
 
+# Idle SQLite connections kept per engine (a gunicorn worker's threads, a webhook worker's
+# sending threads); busier moments open more, closed when returned.
+SQLITE_POOL_SIZE = 16
+
+
 def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 10_000) -> Engine:
     """Create an engine; SQLite is tuned for several processes writing at once."""
     # hide_parameters: a failing statement is logged without its values (digests, ciphertext).
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, hide_parameters=True)
-    engine = create_engine(
-        url, poolclass=NullPool if ":memory:" not in url else None, hide_parameters=True
-    )
+    if ":memory:" in url:
+        engine = create_engine(url, hide_parameters=True)
+    else:
+        # Connections are kept (up to SQLITE_POOL_SIZE idle; more are opened when needed and
+        # closed after use), so a transaction does not pay for opening the file and the
+        # pragmas below.
+        engine = create_engine(
+            url, pool_size=SQLITE_POOL_SIZE, max_overflow=-1, hide_parameters=True
+        )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

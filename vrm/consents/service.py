@@ -421,14 +421,20 @@ class ConsentService:
             raise NotFound("No customer with this customer_ref")
         now = clock.now()
         with write_transaction(self.session):
-            live = self.session.scalars(
-                select(Consent).where(
-                    Consent.vendor_id == vendor.id,
-                    Consent.person_id == person_id,
-                    Consent.state == "given",
-                    Consent.expires_at > now,
+            # The expiry is checked here, not in SQL: with a range on it SQLite (without
+            # statistics) prefers the (state, expires_at) index over every live consent
+            # to the (vendor, person, state) one.
+            live = [
+                c
+                for c in self.session.scalars(
+                    select(Consent).where(
+                        Consent.vendor_id == vendor.id,
+                        Consent.person_id == person_id,
+                        Consent.state == "given",
+                    )
                 )
-            ).all()
+                if c.expires_at > now
+            ]
             allowed = {f for c in live if purpose in c.purposes for f in c.fields}
             if not allowed:
                 raise Forbidden(f"No consent given for {purpose}", field="purpose")

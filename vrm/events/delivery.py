@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vrm import clock
@@ -143,38 +143,47 @@ class DeliveryQueue:
                 ).all()
             )
         )
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=Delivery.endpoint_id,
-                order_by=(Delivery.next_attempt_at, Delivery.id),
-            )
-            .label("rank")
-        )
-        due = (
-            select(Delivery.id, Delivery.endpoint_id, Delivery.next_attempt_at, rank)
-            .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
-            .where(
-                Delivery.state == "pending",
-                Delivery.next_attempt_at <= now,
-                WebhookEndpoint.enabled.is_(True),
-            )
-            .subquery()
-        )
-        candidates = session.execute(
-            select(due.c.id, due.c.endpoint_id)
-            .where(due.c.rank <= self.per_endpoint)
-            .order_by(due.c.next_attempt_at, due.c.id)
-        ).all()
+        # Walk the due deliveries oldest first, a page at a time, ranking each within its
+        # endpoint as we go (what ROW_NUMBER() over the whole backlog would give): the
+        # walk stops once ``limit`` are chosen, so a claim reads a few pages of the
+        # partial index on due deliveries, not the whole backlog.
+        page = max(64, limit * self.per_endpoint * 4)
+        ranks: Counter[uuid.UUID] = Counter()
         chosen: list[uuid.UUID] = []
-        for delivery_id, endpoint_id in candidates:
-            if in_flight[endpoint_id] >= self.per_endpoint:
-                continue
-            in_flight[endpoint_id] += 1
-            chosen.append(delivery_id)
-            if len(chosen) == limit:
-                break
-        return chosen
+        after: tuple[datetime, uuid.UUID] | None = None
+        while True:
+            stmt = (
+                select(Delivery.id, Delivery.endpoint_id, Delivery.next_attempt_at)
+                .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
+                .where(
+                    Delivery.state == "pending",
+                    Delivery.next_attempt_at <= now,
+                    WebhookEndpoint.enabled.is_(True),
+                )
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(page)
+            )
+            if after is not None:
+                stmt = stmt.where(
+                    or_(
+                        Delivery.next_attempt_at > after[0],
+                        and_(Delivery.next_attempt_at == after[0], Delivery.id > after[1]),
+                    )
+                )
+            rows = session.execute(stmt).all()
+            for delivery_id, endpoint_id, _due in rows:
+                ranks[endpoint_id] += 1
+                if ranks[endpoint_id] > self.per_endpoint:
+                    continue
+                if in_flight[endpoint_id] >= self.per_endpoint:
+                    continue
+                in_flight[endpoint_id] += 1
+                chosen.append(delivery_id)
+                if len(chosen) == limit:
+                    return chosen
+            if len(rows) < page:
+                return chosen
+            after = (rows[-1].next_attempt_at, rows[-1].id)
 
     def _jobs(self, session: Session, rows: list[Delivery], now: datetime) -> list[Job]:
         if not rows:
@@ -245,14 +254,27 @@ class DeliveryQueue:
                     .with_for_update()
                 )
             }
-            return [
-                self._record_within(session, held.get((job.delivery_id, job.claim_token)), job, o)
-                for job, o in results
-            ]
+            # The rows' changes are flushed once, at commit; the endpoint updates run in
+            # order as they come (they read what the ones before them wrote).
+            cleared: set[uuid.UUID] = set()
+            with session.no_autoflush:
+                return [
+                    self._record_within(
+                        session, held.get((job.delivery_id, job.claim_token)), job, o, cleared
+                    )
+                    for job, o in results
+                ]
 
     def _record_within(
-        self, session: Session, delivery: Delivery | None, job: Job, outcome: Outcome
+        self,
+        session: Session,
+        delivery: Delivery | None,
+        job: Job,
+        outcome: Outcome,
+        cleared: set[uuid.UUID],
     ) -> bool:
+        """One result; ``cleared`` holds the endpoints whose failing streak this batch
+        has already ended (and no failure has started again)."""
         if delivery is None or delivery.claim_token != job.claim_token:
             return False
         now = clock.now()
@@ -271,15 +293,18 @@ class DeliveryQueue:
         delivery.last_error = outcome.error
         if outcome.succeeded:
             delivery.state, delivery.delivered_at = "succeeded", now
-            session.execute(
-                update(WebhookEndpoint)
-                .where(
-                    WebhookEndpoint.id == job.endpoint_id,
-                    WebhookEndpoint.failing_since.is_not(None),
+            if job.endpoint_id not in cleared:
+                session.execute(
+                    update(WebhookEndpoint)
+                    .where(
+                        WebhookEndpoint.id == job.endpoint_id,
+                        WebhookEndpoint.failing_since.is_not(None),
+                    )
+                    .values(failing_since=None)
                 )
-                .values(failing_since=None)
-            )
+                cleared.add(job.endpoint_id)
             return True
+        cleared.discard(job.endpoint_id)
         if job.attempt >= MAX_ATTEMPTS:
             delivery.state = "dead"
         else:
@@ -498,6 +523,9 @@ class Dispatcher:
         self.futures: set[Future[None]] = set()
         # Set whenever a sending thread frees up, so a full pool is refilled at once.
         self.freed = threading.Event()
+        # After a claim, the next one waits until this many threads are free (or a poll
+        # interval has passed).
+        self.refill = max(1, self.size // 4)
         # Group commit: results wait in ``recording``; one thread at a time records every
         # waiting result in one transaction, so a busy pool does not queue its writers on
         # the database lock one commit each.
@@ -582,6 +610,18 @@ class Dispatcher:
                 log.exception("claiming deliveries failed; retrying")
                 claimed = 0
             if claimed:
+                # Refill in batches: each claim is two short transactions, so wait
+                # (briefly) for a few threads to free up rather than claim for each one.
+                deadline = time.monotonic() + self.poll
+                while not stop.is_set():
+                    with self.lock:
+                        if self.size - self.busy >= self.refill:
+                            break
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.freed.clear()
+                    self.freed.wait(left)
                 continue
             with self.lock:
                 full = self.busy >= self.size

@@ -231,15 +231,18 @@ class SubscriptionService:
     def _views(self, vendor: Vendor, matches: list[IntentionMatch]) -> list[dict[str, Any]]:
         now = clock.now()
         matches = [m for m in matches if m.expires_at > now]
+        # Plain rows, not ORM objects: a page is read-only, and public_view reads the
+        # same attributes from either. Found by primary key alone, and only then checked
+        # for being open: with the state in the WHERE clause SQLite (without statistics)
+        # would walk the state index over every open intention instead.
         intentions = {
             i.id: i
-            for i in self.session.scalars(
-                select(Intention).where(
-                    Intention.id.in_([m.intention_id for m in matches]),
-                    Intention.state == "open",
-                    Intention.expires_at > now,
+            for i in self.session.execute(
+                select(Intention.__table__).where(
+                    Intention.id.in_([m.intention_id for m in matches])
                 )
             )
+            if i.state == "open" and i.expires_at > now
         }
         disclosed = self._disclosed(vendor, [m for m in matches if m.intention_id in intentions])
         return [

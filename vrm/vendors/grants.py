@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from vrm import clock
 from vrm.crypto import token_digest
 from vrm.db import write_transaction
-from vrm.vendors.models import AuthorizationCode, OAuthClient, OAuthToken
+from vrm.vendors.models import AuthorizationCode, OAuthClient, OAuthToken, Vendor
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +139,21 @@ class GrantStore:
     def by_access_token(self, access_token: str) -> OAuthToken | None:
         if not access_token.startswith(ACCESS_TOKEN_PREFIX):
             return None
-        return self._attach(
-            self.session.scalar(
-                select(OAuthToken).where(OAuthToken.access_digest == token_digest(access_token))
-            )
-        )
+        # One query for the token, its client and the client's vendor: the request reads
+        # all three, and the later lookups of the client and vendor by primary key then
+        # come from the session's identity map without another round trip.
+        found = self.session.execute(
+            select(OAuthToken, OAuthClient, Vendor)
+            .outerjoin(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
+            .outerjoin(Vendor, Vendor.id == OAuthClient.vendor_id)
+            .where(OAuthToken.access_digest == token_digest(access_token))
+        ).first()
+        if found is None:
+            return None
+        token, _client, vendor = found
+        # Held here because the identity map only keeps objects someone references.
+        token.vendor = vendor
+        return self._attach(token)
 
     def by_any_token(self, token: str) -> OAuthToken | None:
         """Find a token by its access or refresh secret (revocation, introspection);

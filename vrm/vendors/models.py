@@ -145,6 +145,7 @@ class OAuthToken(Base):
     # Authlib's TokenMixin. The store attaches the OAuthClient as ``client`` (not a column).
 
     client = None
+    vendor = None  # the client's vendor, when the token was looked up with it
     presented_refresh = False
 
     @property
