@@ -75,3 +75,10 @@ bench-tools:
 ## PyPI's vulnerability data); --strict fails when a package could not be checked at all
 audit: install
 	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
+
+.PHONY: fuzz
+## make fuzz: Schemathesis against a live server with every check, far longer than the bounded
+## run in `make test` (VRM_FUZZ_EXAMPLES examples per operation and per workflow)
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	VRM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -p no:cacheprovider tests/test_schemathesis.py

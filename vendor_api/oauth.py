@@ -485,6 +485,7 @@ def revoke() -> Any:
 @blp.route("/oauth/introspect", methods=["POST"])
 @blp.doc(requestBody=schemas.form_body(schemas.TokenHintSchema), security=[{"clientBasic": []}, {}])
 @blp.response(200, schemas.IntrospectionSchema)
+@blp.alt_response(400, schema=schemas.OAuthErrorSchema, description="RFC 6749 error")
 @blp.alt_response(401, schema=schemas.OAuthErrorSchema, description="Client authentication failed")
 def introspect() -> Any:
     """Describe a token of the calling client (RFC 7662); anything else is inactive."""
@@ -505,6 +506,7 @@ def register() -> Any:
 
 
 @blp.route("/.well-known/oauth-authorization-server", methods=["GET"])
+@blp.doc(security=[])  # public discovery (RFC 8414)
 @blp.response(200, schemas.ServerMetadataSchema)
 def server_metadata() -> Any:
     """Authorization server metadata (RFC 8414)."""
@@ -512,6 +514,7 @@ def server_metadata() -> Any:
 
 
 @blp.route("/.well-known/jwks.json", methods=["GET"])
+@blp.doc(security=[])  # public keys, for anyone to verify signed records
 @blp.response(200, schemas.JWKSSchema)
 def jwks() -> Any:
     """The platform's Ed25519 public keys, with which signed records verify."""

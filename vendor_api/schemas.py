@@ -19,6 +19,9 @@ def json_body(schema: type[ma.Schema]) -> dict[str, Any]:
 
 
 class TokenRequestSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE  # RFC 6749 section 3.2: unrecognized parameters are ignored
+
     grant_type = fields.String(
         required=True,
         metadata={"enum": ["client_credentials", "authorization_code", "refresh_token"]},
@@ -46,8 +49,14 @@ class OAuthErrorSchema(ma.Schema):
 
 
 class TokenHintSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE  # RFC 7009 and 7662 read their parameters as RFC 6749 does
+
     token = fields.String(required=True)
-    token_type_hint = fields.String(metadata={"enum": ["access_token", "refresh_token"]})
+    # A hint, not a choice (RFC 7009 section 2.1): one the server does not know is ignored.
+    token_type_hint = fields.String(
+        metadata={"description": "`access_token` or `refresh_token`", "example": "access_token"}
+    )
 
 
 class EmptySchema(ma.Schema):

@@ -19,6 +19,7 @@ from vrm.http import (
     register_security_headers,
 )
 from vrm.limits import limiter
+from vrm.openapi import ContractPlugin, decimal_as_string
 from vrm.runtime import Runtime, close_session
 from vrm.vendors.scopes import SCOPES
 
@@ -123,12 +124,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     web.csrf.init_app(app)
     limiter.init_app(app)
-    api = Api(app)
+    contract = ContractPlugin()
+    api = Api(app, spec_kwargs={"extra_plugins": [contract]})
+    api.ma_plugin.converter.add_attribute_function(decimal_as_string)
     api.register_blueprint(health.blp)
     personal_api.register(api)
     import vendor_api
 
     vendor_api.register(app, api)
+    contract.link_operations()
     app.register_blueprint(web.blp)
     register_request_checks(app)
     register_error_handlers(app)

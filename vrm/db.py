@@ -68,7 +68,8 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 10_000) -> Engine:
     # hide_parameters: a failing statement is logged without its values (digests, ciphertext).
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, hide_parameters=True)
-    if ":memory:" in url:
+    # "sqlite://" (no path) is an in-memory database too: one connection, nothing to pool.
+    if ":memory:" in url or url.split("://", 1)[-1] in ("", "/"):
         engine = create_engine(url, hide_parameters=True)
     else:
         # Connections are kept (up to SQLITE_POOL_SIZE idle; more are opened when needed and

@@ -21,6 +21,7 @@ class HealthSchema(ma.Schema):
 
 
 @blp.route("/healthz", methods=["GET"])
+@blp.doc(security=[])  # public: load balancers and monitors call it
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, description="The database does not answer")
 def healthz() -> dict[str, Any]:

@@ -248,6 +248,18 @@ def _has_body() -> bool:
 def _require_json_bodies() -> None:
     if _has_body() and request.path.startswith(JSON_API_PREFIXES) and not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json")
+    if not _has_body() and request.path.startswith(JSON_API_PREFIXES) and _body_required():
+        # webargs reads a missing body as {}: an operation whose fields are all optional
+        # would act on a request that sent nothing, though its body is documented required.
+        raise ValidationFailed("Send a JSON body", field="body")
+
+
+def _body_required() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    arguments = getattr(view, "_apidoc", {}).get("arguments", {})
+    return any(
+        p["in"] == "json" and p.get("required", True) for p in arguments.get("parameters", ())
+    )
 
 
 UNSTORABLE = N_("Text must not contain NUL characters or unpaired surrogates")

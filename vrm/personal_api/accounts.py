@@ -18,7 +18,7 @@ blp = Blueprint("personal_accounts", __name__, description="Sign-up, export and 
 
 
 @blp.route("/accounts", methods=["POST"])
-@blp.doc(parameters=[IDEMPOTENCY_HEADER])
+@blp.doc(parameters=[IDEMPOTENCY_HEADER], security=[])  # public: signing up
 @limiter.limit(signup_limit)
 @idempotent(lambda: f"anonymous:{request.remote_addr}")
 @blp.arguments(SignUpSchema)
