@@ -23,7 +23,7 @@ $(CATALOG).mo: $(CATALOG).po $(STAMP)
 ## make catalog: after changing page text, gather every translatable string into the French
 ## catalog (new ones empty), then translate them; tests/test_translations.py checks it is complete
 catalog: install
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output \
 		--project VRM -o vrm/translations/messages.pot .
 	$(BIN)/pybabel update -i vrm/translations/messages.pot -d vrm/translations -D messages \
 		--no-fuzzy-matching --ignore-obsolete

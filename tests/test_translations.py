@@ -21,18 +21,20 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     template = tmp_path_factory.mktemp("catalog") / "messages.pot"
     subprocess.run(
         [str(Path(sys.executable).parent / "pybabel"), "-q", "extract", "-F", "babel.cfg"]
-        + ["-k", "lazy_gettext", "--no-location", "-o", str(template), "."],
+        + ["-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2", "--no-location"]
+        + ["-o", str(template), "."],
         cwd=ROOT,
         check=True,
     )
+    # Keyed by (context, msgid): one English word may need several French ones.
     with template.open("rb") as handle:
-        return {message.id: message for message in read_po(handle) if message.id}
+        return {(m.context, m.id): m for m in read_po(handle) if m.id}
 
 
 @pytest.fixture(scope="module")
 def french() -> dict[str, object]:
     with CATALOG.open("rb") as handle:
-        return {message.id: message for message in read_po(handle, locale="fr") if message.id}
+        return {(m.context, m.id): m for m in read_po(handle, locale="fr") if m.id}
 
 
 def _forms(message: object) -> tuple[str, ...]:
@@ -50,11 +52,11 @@ def test_every_string_is_translated(extracted: dict, french: dict) -> None:
 
 
 def test_translations_keep_their_placeholders(extracted: dict, french: dict) -> None:
-    for msgid in extracted:
-        ids = msgid if isinstance(msgid, tuple) else (msgid,)
+    for key in extracted:  # (context, msgid); a plural's msgid is (singular, plural)
+        ids = key[1] if isinstance(key[1], tuple) else (key[1],)
         wanted = set(PLACEHOLDER.findall(ids[-1]))
-        for form in _forms(french[msgid]):
-            assert set(PLACEHOLDER.findall(form)) == wanted, (msgid, form)
+        for form in _forms(french[key]):
+            assert set(PLACEHOLDER.findall(form)) == wanted, (key, form)
 
 
 def test_catalog_holds_no_stale_strings(extracted: dict, french: dict) -> None:

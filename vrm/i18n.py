@@ -8,7 +8,9 @@ caller did not mean to send.
 
 Services raise their errors with :func:`gettext`, so the same message is English on the
 API and in the person's language on a page. Strings defined at import time (tables of
-words) use :func:`lazy_gettext` so they are translated when shown, not when imported.
+words) use :func:`lazy_gettext` so they are translated when shown, not when imported
+(:func:`lazy_pgettext` for a word whose French depends on what it describes, such as a
+state that agrees with its noun).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from babel.lists import format_list
 from flask import Flask, g, has_request_context, request, session
-from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext
+from flask_babel import Babel, get_locale, gettext, lazy_gettext, lazy_pgettext, ngettext
 from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,6 +32,7 @@ __all__ = [
     "gettext",
     "init_app",
     "lazy_gettext",
+    "lazy_pgettext",
     "ngettext",
     "translate",
 ]

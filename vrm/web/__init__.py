@@ -18,18 +18,12 @@ from flask_wtf.csrf import CSRFProtect
 
 from vrm import clock
 from vrm.accounts.models import Person
-from vrm.errors import (
-    DomainError,
-    InvalidCredentials,
-    NotFound,
-    ValidationFailed,
-    flatten_messages,
-)
+from vrm.errors import DomainError, InvalidCredentials, ValidationFailed, flatten_messages
 from vrm.i18n import gettext, language_from
 from vrm.limits import limit_logins, limit_personal_tokens, limiter, signup_limit
 from vrm.parsing import whole_number
 from vrm.profile.schemas import ProfileSchema
-from vrm.runtime import accounts, privacy, profiles, vendor_service
+from vrm.runtime import accounts, privacy, profiles, relationship_service, vendor_service
 from vrm.web.authorize import authorize
 from vrm.web.profile_form import error_field, from_form, to_form
 
@@ -279,11 +273,7 @@ def vendors_page() -> Any:
 @login_required
 def revoke_vendor(vendor_id: uuid.UUID) -> Any:
     if request.method == "GET":
-        vendor = next(
-            (v for v in vendor_service().vendors_of(g.person.id).data if v.id == vendor_id), None
-        )
-        if vendor is None:
-            raise NotFound(gettext("No such vendor among yours"))
+        vendor = relationship_service().vendor_of(g.person.id, vendor_id)  # theirs, or 404
         return render_template(
             "confirm.html",
             question=gettext("Revoke the access of %(vendor)s’s apps?", vendor=vendor.name),

@@ -10,14 +10,13 @@ import uuid
 from typing import Any
 
 from flask import Response, g, redirect, render_template, request, url_for
-from flask_babel import pgettext
 from markupsafe import Markup
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from vrm.audit.service import AuditLog
 from vrm.consents.purposes import PURPOSES
 from vrm.errors import DomainError, ValidationFailed
-from vrm.i18n import gettext, lazy_gettext, translate
+from vrm.i18n import gettext, lazy_gettext, lazy_pgettext, translate
 from vrm.parsing import whole_number
 from vrm.runtime import consent_service, db_session, terms_service
 from vrm.terms.models import PersonTerms
@@ -71,28 +70,22 @@ ACTIONS = {
 STATES = ("given", "refused", "withdrawn", "expired", "revoked")
 
 
-def _state_words(code: str) -> str:
-    words = {
-        "given": pgettext("consent state", "Given"),
-        "refused": pgettext("consent state", "Denied"),
-        "withdrawn": pgettext("consent state", "Withdrawn"),
-        "expired": pgettext("consent state", "Expired"),
-        "revoked": pgettext("consent state", "Given up by the vendor"),
-    }
-    return words.get(code, code)
-
-
-def _event_words(code: str) -> str:
-    """What a receipt records, as the end of "Receipt 2: given"."""
-    words = {
-        "requested": pgettext("consent receipt", "requested"),
-        "given": pgettext("consent receipt", "given"),
-        "refused": pgettext("consent receipt", "denied"),
-        "withdrawn": pgettext("consent receipt", "withdrawn"),
-        "expired": pgettext("consent receipt", "expired"),
-        "revoked": pgettext("consent receipt", "given up by the vendor"),
-    }
-    return words.get(code, code)
+STATE_WORDS = {
+    "given": lazy_pgettext("consent state", "Given"),
+    "refused": lazy_pgettext("consent state", "Denied"),
+    "withdrawn": lazy_pgettext("consent state", "Withdrawn"),
+    "expired": lazy_pgettext("consent state", "Expired"),
+    "revoked": lazy_pgettext("consent state", "Given up by the vendor"),
+}
+# What a receipt records, as the end of "Receipt 2: given".
+EVENT_WORDS = {
+    "requested": lazy_pgettext("consent receipt", "requested"),
+    "given": lazy_pgettext("consent receipt", "given"),
+    "refused": lazy_pgettext("consent receipt", "denied"),
+    "withdrawn": lazy_pgettext("consent receipt", "withdrawn"),
+    "expired": lazy_pgettext("consent receipt", "expired"),
+    "revoked": lazy_pgettext("consent receipt", "given up by the vendor"),
+}
 
 
 def _purpose_words(code: str) -> str:
@@ -113,8 +106,8 @@ def _words() -> dict[str, Any]:
         "purpose_words": _purpose_words,
         "purpose_phrase": _purpose_phrase,
         "action_words": lambda code: ACTIONS.get(code, code),
-        "state_words": _state_words,
-        "event_words": _event_words,
+        "state_words": lambda code: STATE_WORDS.get(code, code),
+        "event_words": lambda code: EVENT_WORDS.get(code, code),
     }
 
 

@@ -11,13 +11,12 @@ import uuid
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
-from flask_babel import pgettext
 from werkzeug.datastructures import MultiDict
 
 from vrm import clock
 from vrm.conversations.service import TEXT_MAX, ConversationService, check_text
 from vrm.errors import DomainError, ValidationFailed
-from vrm.i18n import gettext, lazy_gettext
+from vrm.i18n import gettext, lazy_gettext, lazy_pgettext
 from vrm.limits import limit_person_messages
 from vrm.runtime import (
     block_service,
@@ -33,12 +32,10 @@ MESSAGES_PAGE_SIZE = 50
 
 
 # Words for display only; the models decide which states exist.
-def _conversation_state(code: str) -> str:
-    words = {
-        "open": pgettext("conversation state", "Open"),
-        "closed": pgettext("conversation state", "Closed"),
-    }
-    return words.get(code, code)
+CONVERSATION_STATES = {
+    "open": lazy_pgettext("conversation state", "Open"),
+    "closed": lazy_pgettext("conversation state", "Closed"),
+}
 
 
 OPENED_BY = {
@@ -53,7 +50,7 @@ START_INPUTS = {"vendor_id", "text"}
 @blp.app_context_processor
 def _conversation_words() -> dict[str, Any]:
     return {
-        "conversation_state": _conversation_state,
+        "conversation_state": lambda code: CONVERSATION_STATES.get(code, code),
         "opened_by_words": lambda code: OPENED_BY.get(code, code),
         "inbox_unread": _unread,
     }

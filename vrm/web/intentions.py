@@ -13,12 +13,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask import g, redirect, render_template, request, url_for
-from flask_babel import pgettext
 from werkzeug.datastructures import MultiDict
 
 from vrm import clock
 from vrm.errors import DomainError, ValidationFailed
-from vrm.i18n import current_language, gettext, lazy_gettext, translate
+from vrm.i18n import current_language, gettext, lazy_gettext, lazy_pgettext, translate
 from vrm.intentions.schemas import IntentionInSchema
 from vrm.intentions.service import DEFAULT_DAYS, MAX_DAYS
 from vrm.intentions.taxonomy import CATEGORIES, lineage
@@ -40,26 +39,20 @@ OFFERS_PAGE_SIZE = 50
 
 # Words for display only; the models decide which states exist. In French a state agrees
 # with the word it describes, so each table has its own context.
-def _intention_state(code: str) -> str:
-    words = {
-        "open": pgettext("intention state", "Open"),
-        "withdrawn": pgettext("intention state", "Withdrawn"),
-        "fulfilled": pgettext("intention state", "Fulfilled"),
-        "expired": pgettext("intention state", "Expired"),
-    }
-    return words.get(code, code)
-
-
-def _offer_state(code: str) -> str:
-    words = {
-        "open": pgettext("offer state", "Waiting for your answer"),
-        "accepted": pgettext("offer state", "Accepted"),
-        "declined": pgettext("offer state", "Declined"),
-        "withdrawn": pgettext("offer state", "Withdrawn by the vendor"),
-        "expired": pgettext("offer state", "Expired"),
-        "closed": pgettext("offer state", "Closed"),
-    }
-    return words.get(code, code)
+INTENTION_STATES = {
+    "open": lazy_pgettext("intention state", "Open"),
+    "withdrawn": lazy_pgettext("intention state", "Withdrawn"),
+    "fulfilled": lazy_pgettext("intention state", "Fulfilled"),
+    "expired": lazy_pgettext("intention state", "Expired"),
+}
+OFFER_STATES = {
+    "open": lazy_pgettext("offer state", "Waiting for your answer"),
+    "accepted": lazy_pgettext("offer state", "Accepted"),
+    "declined": lazy_pgettext("offer state", "Declined"),
+    "withdrawn": lazy_pgettext("offer state", "Withdrawn by the vendor"),
+    "expired": lazy_pgettext("offer state", "Expired"),
+    "closed": lazy_pgettext("offer state", "Closed"),
+}
 
 
 # The publish form's inputs; a field error the services name elsewhere goes to the top.
@@ -120,8 +113,8 @@ def _intention_words() -> dict[str, Any]:
     return {
         "category_words": _category_words,
         "term_title": _term_title,
-        "intention_state": _intention_state,
-        "offer_state": _offer_state,
+        "intention_state": lambda code: INTENTION_STATES.get(code, code),
+        "offer_state": lambda code: OFFER_STATES.get(code, code),
     }
 
 
