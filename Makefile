@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 CATALOG := vrm/translations/fr/LC_MESSAGES/messages
-.PHONY: install run test lint openapi browser catalog clean bench bench-smoke bench-tools
+.PHONY: install run test soak lint openapi browser catalog clean bench bench-smoke bench-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: install browser lint
 	@if [ -n "$$VRM_TEST_DATABASE_URL" ]; then \
 		echo "--- again on PostgreSQL"; $(BIN)/pytest; \
 	fi
+
+## make soak: the long fault scenarios (minutes each), on PostgreSQL when VRM_TEST_DATABASE_URL
+## is set; make test runs the short version of each
+soak: install
+	$(BIN)/pytest -m soak tests/reliability tests/webhooks/test_workers.py
 
 lint: install
 	$(BIN)/ruff check vrm vendor_api tests migrations

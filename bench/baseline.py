@@ -4,19 +4,26 @@ settings as the app:
 - ``bare()``: a Flask route returning a small JSON object;
 - ``minimal()``: a hand-written Flask + SQLAlchemy route doing the feed's database work,
   a token digest lookup and then a 50-row indexed page of the vendor's matches with
-  their intentions, and nothing else (no schemas, no decryption, no OAuth library)."""
+  their intentions, and nothing else (no schemas, no decryption, no OAuth library);
+- ``minimal_write()``: a hand-written Flask + SQLAlchemy route doing the token endpoint's
+  database work, a client lookup and one INSERT committed, and nothing else. Every
+  workload that must record something (a token, an intention, an access-log entry) does
+  at least this much, so it shows how far below the bare route any such route stays."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
-from datetime import UTC, datetime
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, abort, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from vrm.db import make_engine, make_sessionmaker
+from vrm.db import make_engine, make_sessionmaker, write_transaction
 from vrm.intentions.models import Intention, IntentionMatch
 from vrm.vendors.models import OAuthClient, OAuthToken
 
@@ -92,5 +99,46 @@ def minimal() -> Flask:
             if m.intention_id in rows
         ]
         return jsonify(data=data, next_cursor="more" if len(matches) > limit else None)
+
+    return app
+
+
+def minimal_write() -> Flask:
+    app = Flask(__name__)
+    sessions = make_sessionmaker(make_engine(os.environ["VRM_DATABASE_URL"]))
+    tokens = OAuthToken.__table__
+
+    @app.post("/minimal/token")
+    def token() -> Any:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            abort(401)
+        client_id, _, secret = base64.b64decode(credentials).decode().partition(":")
+        # write_transaction: on SQLite a write must take the lock up front (BEGIN IMMEDIATE).
+        with sessions() as session, write_transaction(session):
+            client = session.execute(
+                select(OAuthClient.id, OAuthClient.secret_digest).where(
+                    OAuthClient.client_id == client_id
+                )
+            ).first()
+            if client is None or hashlib.sha256(secret.encode()).hexdigest() != (
+                client.secret_digest
+            ):
+                abort(401)
+            access = secrets.token_urlsafe(32)
+            now = datetime.now(UTC)
+            session.execute(
+                insert(tokens).values(
+                    id=uuid.uuid4(),
+                    client_pk=client.id,
+                    scope="",
+                    grant_scope="",
+                    access_digest=hashlib.sha256(access.encode()).hexdigest(),
+                    family_id=uuid.uuid4(),
+                    issued_at=now,
+                    access_expires_at=now + timedelta(hours=1),
+                )
+            )
+        return jsonify(access_token=access, token_type="Bearer", expires_in=3600)
 
     return app

@@ -61,6 +61,10 @@ GUNICORN = [
 ]
 
 
+APP = "vrm.app:create_app()"
+WORKLOADS = ("feed", "token", "publish", "profile", "webhooks")
+
+
 @dataclass
 class Settings:
     sizes: Sizes
@@ -73,6 +77,11 @@ class Settings:
     paced_rate: float
     paced_seconds: float
     force_python: bool = False
+    # Workloads to run (the baselines always run); None runs them all.
+    only: frozenset[str] | None = None
+
+    def wants(self, workload: str) -> bool:
+        return self.only is None or workload in self.only
 
     @classmethod
     def full(cls) -> Settings:
@@ -389,12 +398,12 @@ class Bench:
                 cpus=os.cpu_count(),
             )
             self.web(url, small_url, creds, small_creds)
-            self.webhooks(url)
+            if s.wants("webhooks"):
+                self.webhooks(url)
         return self.report
 
     def web(self, url: str, small_url: str, creds: Credentials, small_creds: Credentials) -> None:
         s = self.settings
-        app = "vrm.app:create_app()"
         bare, bare_peak = self.measure(
             "bare Flask route",
             "bench.baseline:bare()",
@@ -435,6 +444,39 @@ class Bench:
             against="bare",
         )
 
+        if s.wants("feed"):
+            self.feed(url, feed_requests, full_page, minimal)
+        writes = s.wants("token") or s.wants("publish") or s.wants("profile")
+        if writes:
+            write, write_peak = self.measure(
+                "minimal Flask + SQLAlchemy write",
+                "bench.baseline:minimal_write()",
+                url,
+                "/minimal/token",
+                [
+                    Request(
+                        "POST",
+                        "/minimal/token",
+                        {"Authorization": basic(creds.client_id, creds.client_secret)},
+                    )
+                ],
+            )
+            self.add(
+                "baseline: minimal Flask+SQLAlchemy write",
+                write,
+                write_peak,
+                ratio=write.rps / bare.rps,
+                against="bare",
+            )
+        if s.wants("token"):
+            self.token(url, creds, bare, write)
+        if s.wants("publish"):
+            self.publish(url, small_url, creds, small_creds, bare, write)
+        if s.wants("profile"):
+            self.profile(url, creds, bare, write)
+
+    def feed(self, url: str, feed_requests: list[Request], full_page: Any, minimal: Any) -> None:
+        app = APP
         feed, feed_peak = self.measure(
             "vendor feed",
             app,
@@ -445,6 +487,8 @@ class Bench:
         )
         self.target("1. vendor feed, 50 intentions", feed, feed_peak, minimal, "minimal", 0.90)
 
+    def token(self, url: str, creds: Credentials, bare: LoadResult, write: LoadResult) -> None:
+        app = APP
         token_request = Request(
             "POST",
             "/oauth/token",
@@ -468,8 +512,21 @@ class Bench:
         token, token_peak = self.measure(
             "token endpoint", app, url, "/healthz", [token_request], check=token_check
         )
-        self.target("2. token endpoint, client_credentials", token, token_peak, bare, "bare", 0.25)
+        self.target(
+            "2. token endpoint, client_credentials", token, token_peak, bare, "bare", 0.25, write
+        )
 
+    def publish(
+        self,
+        url: str,
+        small_url: str,
+        creds: Credentials,
+        small_creds: Credentials,
+        bare: LoadResult,
+        write: LoadResult,
+    ) -> None:
+        s = self.settings
+        app = APP
         bodies = publish_bodies(max(20, len(creds.personal_tokens)))
         publish_requests = [
             Request(
@@ -512,6 +569,7 @@ class Bench:
             bare,
             "bare",
             0.20,
+            write,
         )
         # Latency of one publication at a time (no queueing), 100% vs 1% of subscriptions.
         lone, lone_peak = self.measure(
@@ -561,6 +619,8 @@ class Bench:
             )
         )
 
+    def profile(self, url: str, creds: Credentials, bare: LoadResult, write: LoadResult) -> None:
+        app = APP
         profile_requests = [
             Request(
                 "GET",
@@ -586,7 +646,13 @@ class Bench:
             check=profile_check,
         )
         self.target(
-            "5. consented profile read + access log", profile, profile_peak, bare, "bare", 0.25
+            "5. consented profile read + access log",
+            profile,
+            profile_peak,
+            bare,
+            "bare",
+            0.25,
+            write,
         )
 
     def target(
@@ -597,8 +663,13 @@ class Bench:
         base: LoadResult,
         against: str,
         least: float,
+        write: LoadResult | None = None,
     ) -> None:
+        """A row measured against ``base``; a workload that writes also shows its ratio
+        to the minimal write route, the most any route that commits a row can reach."""
         ratio = result.rps / base.rps if base.rps else 0.0
+        if write is not None and write.rps:
+            against += f" ({result.rps / write.rps:.2f} x minimal write)"
         self.add(
             name,
             result,
@@ -763,11 +834,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--postgresql-only", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated workloads to run ({','.join(WORKLOADS)}); baselines always run",
+    )
     args = parser.parse_args(argv)
     settings = Settings.smoke() if args.smoke else Settings.full()
     if args.seconds:
         settings.seconds = args.seconds
     settings.force_python = args.python_load
+    if args.only:
+        chosen = frozenset(w.strip() for w in args.only.split(","))
+        if chosen - set(WORKLOADS):
+            parser.error(f"--only: unknown workload(s) {sorted(chosen - set(WORKLOADS))}")
+        settings.only = chosen
     if not load.have_wrk() and not args.python_load:
         print(
             "wrk not found (scripts/install-bench-tools.sh); using the Python generator",

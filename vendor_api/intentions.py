@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import Response, jsonify
 from flask_smorest import Blueprint
 
 from vendor_api.auth import idempotency_caller, require_oauth, scope_doc, token
@@ -86,19 +87,22 @@ def unsubscribe(subscription_id: uuid.UUID) -> None:
 @require_oauth("intentions:read")
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_of(MatchedIntentionSchema))
-def feed(args: dict[str, Any]) -> Page[Any]:
+def feed(args: dict[str, Any]) -> Response:
     """Open intentions matched to you, newest first; each person only as your
     customer_ref, and only what they chose to disclose."""
-    return subscription_service().feed(caller(), person_id=token().person_id, **page_args(args))
+    page = subscription_service().feed(caller(), person_id=token().person_id, **page_args(args))
+    # Items come JSON-ready (their public part dumped once per intention version), so
+    # the page is not dumped through the schema again; the schema documents it.
+    return jsonify(data=page.data, next_cursor=page.next_cursor)
 
 
 @blp.route("/intentions/<uuid:intention_id>", methods=["GET"])
 @blp.doc(security=scope_doc("intentions:read"))
 @require_oauth("intentions:read")
 @blp.response(200, MatchedIntentionSchema)
-def get_intention(intention_id: uuid.UUID) -> dict[str, Any]:
+def get_intention(intention_id: uuid.UUID) -> Response:
     """One open intention from your feed."""
-    return subscription_service().matched(caller(), intention_id, token().person_id)
+    return jsonify(subscription_service().matched(caller(), intention_id, token().person_id))
 
 
 @blp.route("/intentions/<uuid:intention_id>/offers", methods=["POST"])

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -46,6 +47,14 @@ def _b64e(raw: bytes) -> str:
 
 def _b64d(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# A feed page names 50 people by their refs, and the same pairs come back on every read;
+# the key is part of the cache key, so a different pseudonym key never finds an old ref.
+@functools.lru_cache(maxsize=65_536)
+def _pseudonym(key: bytes, vendor_id: str, person_id: str) -> str:
+    message = f"customer_ref\x00{vendor_id}\x00{person_id}".encode()
+    return "cus_" + _b64e(hmac.new(key, message, hashlib.sha256).digest()[:20])
 
 
 def aad_for(table: str, column: str, row_id: object) -> bytes:
@@ -217,9 +226,7 @@ class Keyring:
     def pseudonym(self, vendor_id: object, person_id: object) -> str:
         """The person's pairwise ``customer_ref`` at one vendor: stable, and unlinkable
         across vendors without the server key."""
-        message = f"customer_ref\x00{vendor_id}\x00{person_id}".encode()
-        digest = hmac.new(self.material.pseudonym_key, message, hashlib.sha256).digest()
-        return "cus_" + _b64e(digest[:20])
+        return _pseudonym(self.material.pseudonym_key, str(vendor_id), str(person_id))
 
     def sign_jws(self, payload: dict[str, Any], typ: str) -> str:
         """A compact JWS (RFC 7515) over ``payload``, signed with the active Ed25519 key;

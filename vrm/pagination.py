@@ -51,12 +51,15 @@ def newest_first(
     *,
     limit: int,
     cursor: str | None,
+    plain: bool = False,
 ) -> Page[Any]:
-    """Page through ``stmt`` newest first, on an index over (created_at, id)."""
+    """Page through ``stmt`` newest first, on an index over (created_at, id): ORM objects,
+    or with ``plain`` the selected columns as rows (cheaper, for read-only pages)."""
     if cursor:
         at, last_id = _decode(cursor)
         stmt = stmt.where(or_(created_at < at, and_(created_at == at, row_id < last_id)))
-    rows = list(session.scalars(stmt.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)))
+    stmt = stmt.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+    rows = list(session.execute(stmt) if plain else session.scalars(stmt))
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows and more else None

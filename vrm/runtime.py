@@ -3,7 +3,7 @@ session and services the views use. Domain services never import this module."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, g
@@ -18,6 +18,7 @@ from vrm.crypto import Keyring
 from vrm.events.feed import EventFeed
 from vrm.events.webhooks import WebhookService
 from vrm.intentions.offers import OfferService
+from vrm.intentions.public import PublicViews
 from vrm.intentions.service import IntentionService
 from vrm.intentions.subscriptions import SubscriptionService
 from vrm.privacy.service import PrivacyService
@@ -35,6 +36,8 @@ class Runtime:
     sessions: sessionmaker[Session]
     keyring: Keyring
     passwords: Passwords
+    # The dumped public view of intentions shown lately (vrm/intentions/public.py).
+    public_views: PublicViews = field(default_factory=PublicViews)
 
 
 def runtime() -> Runtime:
@@ -84,7 +87,8 @@ def intention_service() -> IntentionService:
 
 
 def subscription_service() -> SubscriptionService:
-    return SubscriptionService(db_session(), runtime().keyring)
+    rt = runtime()
+    return SubscriptionService(db_session(), rt.keyring, rt.public_views)
 
 
 def offer_service() -> OfferService:

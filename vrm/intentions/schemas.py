@@ -124,6 +124,10 @@ class _IntentionBase(ma.Schema):
     terms = fields.List(fields.Nested(TermRefSchema))
 
 
+class PublicIntentionSchema(_IntentionBase):
+    """What every vendor an intention reached may see of it (the feed adds the rest)."""
+
+
 class OfferCountSchema(ma.Schema):
     open = fields.Integer()
     total = fields.Integer()

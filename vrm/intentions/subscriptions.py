@@ -23,6 +23,7 @@ from vrm.intentions.models import (
     Subscription,
     SubscriptionKey,
 )
+from vrm.intentions.public import PublicViews
 from vrm.intentions.service import IntentionService
 from vrm.intentions.taxonomy import check_category
 from vrm.intentions.values import (
@@ -41,10 +42,22 @@ REGIONS_MAX = 20
 KEYWORDS_MAX = 20
 
 
+# What a feed reads of each match.
+_MATCH_COLUMNS = (
+    IntentionMatch.intention_id,
+    IntentionMatch.person_id,
+    IntentionMatch.consent_id,
+    IntentionMatch.created_at,
+    IntentionMatch.expires_at,
+)
+
+
 class SubscriptionService:
-    def __init__(self, session: Session, keyring: Keyring):
+    def __init__(self, session: Session, keyring: Keyring, public_views: PublicViews | None = None):
         self.session = session
         self.keyring = keyring
+        # A running app shares one across requests; alone, a service keeps its own.
+        self.public_views = public_views or PublicViews()
         self.matcher = Matcher(session, keyring)
         self.intentions = IntentionService(session, keyring)
 
@@ -201,8 +214,8 @@ class SubscriptionService:
         person_id: uuid.UUID | None = None,
     ) -> Page[dict[str, Any]]:
         """Open intentions matched to this vendor, the latest matched first (only one
-        person's when the token was issued by that person)."""
-        stmt = select(IntentionMatch).where(
+        person's when the token was issued by that person), JSON-ready."""
+        stmt = select(*_MATCH_COLUMNS).where(
             IntentionMatch.vendor_id == vendor.id, IntentionMatch.expires_at > clock.now()
         )
         if person_id is not None:
@@ -214,13 +227,18 @@ class SubscriptionService:
             IntentionMatch.intention_id,
             limit=limit,
             cursor=cursor,
+            plain=True,
         )
         return Page(self._views(vendor, found.data), found.next_cursor)
 
     def matched(
         self, vendor: Vendor, intention_id: uuid.UUID, person_id: uuid.UUID | None = None
     ) -> dict[str, Any]:
-        match = self.session.get(IntentionMatch, (vendor.id, intention_id))
+        """One intention of the feed, JSON-ready."""
+        stmt = select(*_MATCH_COLUMNS).where(
+            IntentionMatch.vendor_id == vendor.id, IntentionMatch.intention_id == intention_id
+        )
+        match = self.session.execute(stmt).first()
         if match is None or (person_id is not None and match.person_id != person_id):
             raise NotFound("No such intention in your feed")
         views = self._views(vendor, [match])
@@ -228,37 +246,50 @@ class SubscriptionService:
             raise NotFound("No such intention in your feed")
         return views[0]
 
-    def _views(self, vendor: Vendor, matches: list[IntentionMatch]) -> list[dict[str, Any]]:
+    def _views(self, vendor: Vendor, matches: list[Any]) -> list[dict[str, Any]]:
+        """Feed items in their JSON form (see ``MatchedIntentionSchema``): the public view
+        of each intention still open, as this vendor's customer_ref sees it."""
         now = clock.now()
         matches = [m for m in matches if m.expires_at > now]
-        # Plain rows, not ORM objects: a page is read-only, and public_view reads the
-        # same attributes from either. Found by primary key alone, and only then checked
-        # for being open: with the state in the WHERE clause SQLite (without statistics)
-        # would walk the state index over every open intention instead.
-        intentions = {
-            i.id: i
+        # Found by primary key alone, and only then checked for being open: with the state
+        # in the WHERE clause SQLite (without statistics) would walk the state index over
+        # every open intention instead. Only what tells a version apart is read here; the
+        # rest only for versions this process has not shown yet.
+        versions = [
+            (i.id, i.updated_at, i.content)
             for i in self.session.execute(
-                select(Intention.__table__).where(
-                    Intention.id.in_([m.intention_id for m in matches])
-                )
+                select(
+                    Intention.id,
+                    Intention.updated_at,
+                    Intention.content,
+                    Intention.state,
+                    Intention.expires_at,
+                ).where(Intention.id.in_([m.intention_id for m in matches]))
             )
             if i.state == "open" and i.expires_at > now
-        }
-        disclosed = self._disclosed(vendor, [m for m in matches if m.intention_id in intentions])
+        ]
+        public = self.public_views.dumped(versions, self._public_views)
+        shown = [m for m in matches if m.intention_id in public]
+        disclosed = self._disclosed(vendor, shown)
         return [
             {
-                **self.intentions.public_view(intentions[m.intention_id]),
+                **public[m.intention_id],
                 "customer_ref": self.keyring.pseudonym(vendor.id, m.person_id),
-                "matched_at": m.created_at,
+                "matched_at": m.created_at.isoformat(),
                 "disclosed": disclosed.get(m.intention_id),
             }
-            for m in matches
-            if m.intention_id in intentions
+            for m in shown
         ]
 
-    def _disclosed(
-        self, vendor: Vendor, matches: list[IntentionMatch]
-    ) -> dict[uuid.UUID, dict[str, Any]]:
+    def _public_views(self, intention_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        return {
+            i.id: self.intentions.public_view(i)
+            for i in self.session.execute(
+                select(Intention.__table__).where(Intention.id.in_(intention_ids))
+            )
+        }
+
+    def _disclosed(self, vendor: Vendor, matches: list[Any]) -> dict[uuid.UUID, dict[str, Any]]:
         """Disclosed profile fields, under each disclosure consent still given; every
         disclosure is in the person's access log, like any profile read."""
         with_consent = {m.consent_id: m for m in matches if m.consent_id}

@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -26,6 +26,14 @@ REFRESH_TOKEN_PREFIX = "vrm_rt_"
 CODE_LIFETIME = timedelta(minutes=10)
 ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
+
+# Every API request runs this; built once rather than per request.
+_BY_ACCESS_DIGEST = (
+    select(OAuthToken, OAuthClient, Vendor)
+    .outerjoin(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
+    .outerjoin(Vendor, Vendor.id == OAuthClient.vendor_id)
+    .where(OAuthToken.access_digest == bindparam("digest"))
+)
 
 
 class GrantStore:
@@ -143,10 +151,7 @@ class GrantStore:
         # all three, and the later lookups of the client and vendor by primary key then
         # come from the session's identity map without another round trip.
         found = self.session.execute(
-            select(OAuthToken, OAuthClient, Vendor)
-            .outerjoin(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
-            .outerjoin(Vendor, Vendor.id == OAuthClient.vendor_id)
-            .where(OAuthToken.access_digest == token_digest(access_token))
+            _BY_ACCESS_DIGEST, {"digest": token_digest(access_token)}
         ).first()
         if found is None:
             return None
