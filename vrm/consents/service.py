@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -102,6 +102,16 @@ def check_purposes(purposes: list[str], *, field: str = "purposes") -> list[str]
     if not purposes:
         raise ValidationFailed(gettext("Name at least one purpose"), field=field)
     return sorted(set(purposes))
+
+
+# Built once: every profile read runs it. The expiry is checked in Python, not in SQL:
+# with a range on it SQLite (without statistics) prefers the (state, expires_at) index
+# over every live consent to the (vendor, person, state) one.
+_GIVEN_TO = select(Consent.fields, Consent.purposes, Consent.expires_at).where(
+    Consent.vendor_id == bindparam("vendor_id"),
+    Consent.person_id == bindparam("person_id"),
+    Consent.state == "given",
+)
 
 
 class ConsentService:
@@ -421,24 +431,17 @@ class ConsentService:
             raise NotFound("No customer with this customer_ref")
         now = clock.now()
         with write_transaction(self.session):
-            # The expiry is checked here, not in SQL: with a range on it SQLite (without
-            # statistics) prefers the (state, expires_at) index over every live consent
-            # to the (vendor, person, state) one.
             live = [
                 c
-                for c in self.session.scalars(
-                    select(Consent).where(
-                        Consent.vendor_id == vendor.id,
-                        Consent.person_id == person_id,
-                        Consent.state == "given",
-                    )
+                for c in self.session.execute(
+                    _GIVEN_TO, {"vendor_id": vendor.id, "person_id": person_id}
                 )
                 if c.expires_at > now
             ]
             allowed = {f for c in live if purpose in c.purposes for f in c.fields}
             if not allowed:
                 raise Forbidden(f"No consent given for {purpose}", field="purpose")
-            values = ProfileService(self.session, self.keyring).get(person_id).values
+            values = ProfileService(self.session, self.keyring).values(person_id)
             shared = {name: values[name] for name in sorted(allowed) if name in values}
             self.audit.append(
                 person_id, "profile.read", vendor=vendor, fields=sorted(shared), purpose=purpose

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -50,6 +50,11 @@ _MATCH_COLUMNS = (
     IntentionMatch.created_at,
     IntentionMatch.expires_at,
 )
+
+# Built once: every feed read runs it.
+_VERSIONS = select(
+    Intention.id, Intention.updated_at, Intention.content, Intention.state, Intention.expires_at
+).where(Intention.id.in_(bindparam("ids", expanding=True)))
 
 
 class SubscriptionService:
@@ -257,15 +262,7 @@ class SubscriptionService:
         # rest only for versions this process has not shown yet.
         versions = [
             (i.id, i.updated_at, i.content)
-            for i in self.session.execute(
-                select(
-                    Intention.id,
-                    Intention.updated_at,
-                    Intention.content,
-                    Intention.state,
-                    Intention.expires_at,
-                ).where(Intention.id.in_([m.intention_id for m in matches]))
-            )
+            for i in self.session.execute(_VERSIONS, {"ids": [m.intention_id for m in matches]})
             if i.state == "open" and i.expires_at > now
         ]
         public = self.public_views.dumped(versions, self._public_views)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -38,6 +38,12 @@ class Revision:
     changes: dict[str, Any]
 
 
+# Built once: every profile read runs it.
+_ATTRIBUTES_OF = select(ProfileAttribute).where(
+    ProfileAttribute.person_id == bindparam("person_id")
+)
+
+
 class ProfileService:
     def __init__(self, session: Session, keyring: Keyring):
         self.session = session
@@ -48,9 +54,7 @@ class ProfileService:
         return self.keyring.decrypt_json(attribute.value, aad)
 
     def _attributes(self, person_id: uuid.UUID) -> dict[str, ProfileAttribute]:
-        rows = self.session.scalars(
-            select(ProfileAttribute).where(ProfileAttribute.person_id == person_id)
-        )
+        rows = self.session.scalars(_ATTRIBUTES_OF, {"person_id": person_id})
         return {row.field: row for row in rows}
 
     def _version(self, person_id: uuid.UUID) -> int:
@@ -67,6 +71,10 @@ class ProfileService:
             )
         )
         return self._value(row) if row is not None else None
+
+    def values(self, person_id: uuid.UUID) -> dict[str, Any]:
+        """The decrypted values alone (a vendor's read needs no version or date)."""
+        return {name: self._value(row) for name, row in self._attributes(person_id).items()}
 
     def get(self, person_id: uuid.UUID) -> Profile:
         attributes = self._attributes(person_id)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,6 +99,13 @@ class VendorView:
     privacy_policy_url: str | None
     since: datetime
     apps: list[AuthorizedApp] = field(default_factory=list)
+
+
+# Built once: every read of a customer runs it.
+_PERSON_FOR_REF = select(Relationship.person_id).where(
+    Relationship.vendor_id == bindparam("vendor_id"),
+    Relationship.customer_ref == bindparam("ref"),
+)
 
 
 class VendorService:
@@ -323,11 +330,7 @@ class VendorService:
 
     def person_for_ref(self, vendor_id: uuid.UUID, customer_ref: str) -> uuid.UUID | None:
         """Resolve a ref at this vendor only; another vendor's ref resolves to nothing."""
-        return self.session.scalar(
-            select(Relationship.person_id).where(
-                Relationship.vendor_id == vendor_id, Relationship.customer_ref == customer_ref
-            )
-        )
+        return self.session.scalar(_PERSON_FOR_REF, {"vendor_id": vendor_id, "ref": customer_ref})
 
     # The person's side
 
