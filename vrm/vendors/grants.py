@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -27,7 +27,9 @@ CODE_LIFETIME = timedelta(minutes=10)
 ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
 
-# Every API request runs this; built once rather than per request.
+# Built once rather than per request: every API request finds its token, and every token
+# request its client.
+_CLIENT = select(OAuthClient).where(OAuthClient.client_id == bindparam("client_id"))
 _BY_ACCESS_DIGEST = (
     select(OAuthToken, OAuthClient, Vendor)
     .outerjoin(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
@@ -43,7 +45,7 @@ class GrantStore:
     def client(self, client_id: str | None) -> OAuthClient | None:
         if not client_id:
             return None
-        return self.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+        return self.session.scalar(_CLIENT, {"client_id": client_id})
 
     def _attach(self, token: OAuthToken | None) -> OAuthToken | None:
         if token is not None:
@@ -126,9 +128,11 @@ class GrantStore:
     ) -> None:
         now = clock.now()
         refresh = token.get("refresh_token")
+        # A plain INSERT: issuing is the hot path of the token endpoint, and nothing else
+        # in the request reads the new row back through the ORM.
         with write_transaction(self.session):
-            self.session.add(
-                OAuthToken(
+            self.session.execute(
+                insert(OAuthToken.__table__).values(
                     id=uuid.uuid4(),
                     client_pk=client.id,
                     person_id=person_id,
