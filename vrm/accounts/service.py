@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,14 @@ def normalize_email(email: str, *, field: str = "email") -> str:
         return validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValidationFailed(translate(str(exc)), field=field) from None
+
+
+# Built once: every personal API request finds its token's owner.
+_TOKEN_OWNER = (
+    select(PersonalToken, Person)
+    .join(Person, Person.id == PersonalToken.person_id)
+    .where(PersonalToken.digest == bindparam("digest"))
+)
 
 
 class AccountService:
@@ -211,11 +219,7 @@ class AccountService:
         """The owner of a live token, or None for an unknown, revoked or expired one."""
         if not secret.startswith(TOKEN_PREFIX):
             return None
-        row = self.session.execute(
-            select(PersonalToken, Person)
-            .join(Person, Person.id == PersonalToken.person_id)
-            .where(PersonalToken.digest == token_digest(secret))
-        ).first()
+        row = self.session.execute(_TOKEN_OWNER, {"digest": token_digest(secret)}).first()
         if row is None:
             return None
         token, person = row

@@ -61,6 +61,8 @@ _HEAD_OF = (
     .where(AuditHead.person_id == bindparam("person_id"))
     .with_for_update()
 )
+_INSERT_EVENT = insert(AuditEvent.__table__)
+_INSERT_HEAD = insert(AuditHead.__table__)
 _MOVE_HEAD = (
     update(AuditHead.__table__)
     .where(AuditHead.person_id == bindparam("of_person"))
@@ -109,13 +111,11 @@ class AuditLog:
         # work was most of the cost of a vendor's profile read. The event is returned
         # for its values, not attached to the session.
         self.session.execute(
-            insert(AuditEvent.__table__).values(
-                {c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns}
-            )
+            _INSERT_EVENT, {c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns}
         )
         if head is None:
             self.session.execute(
-                insert(AuditHead.__table__).values(person_id=person_id, seq=seq, hash=event.hash)
+                _INSERT_HEAD, {"person_id": person_id, "seq": seq, "hash": event.hash}
             )
         else:
             moved = {"of_person": person_id, "new_seq": seq, "new_hash": event.hash}

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -91,6 +91,21 @@ class Checked:
     content: dict[str, Any]
     columns: dict[str, Any]
     keywords: list[str]
+
+
+# Built once: every intention shown to its person counts these.
+_REACHED = (
+    select(IntentionReach.intention_id, func.count())
+    .where(IntentionReach.intention_id.in_(bindparam("ids", expanding=True)))
+    .group_by(IntentionReach.intention_id)
+)
+# An open offer past its validity counts as expired, as it reads everywhere.
+_LAPSED = (Offer.state == "open") & (Offer.valid_until <= bindparam("now"))
+_OFFER_COUNTS = (
+    select(Offer.intention_id, _LAPSED, Offer.state, func.count())
+    .where(Offer.intention_id.in_(bindparam("ids", expanding=True)))
+    .group_by(Offer.intention_id, _LAPSED, Offer.state)
+)
 
 
 class IntentionService:
@@ -292,21 +307,10 @@ class IntentionService:
     def describe(self, intentions: list[Intention]) -> list[dict[str, Any]]:
         """The person's view: content, state, how many vendors it reached, offers."""
         ids = [i.id for i in intentions]
-        reached = dict(
-            self.session.execute(
-                select(IntentionReach.intention_id, func.count())
-                .where(IntentionReach.intention_id.in_(ids))
-                .group_by(IntentionReach.intention_id)
-            ).all()
-        )
-        now = clock.now()
+        reached = dict(self.session.execute(_REACHED, {"ids": ids}).all())
         offers: dict[uuid.UUID, dict[str, int]] = {}
-        # An open offer past its validity counts as expired, as it reads everywhere.
-        lapsed = (Offer.state == "open") & (Offer.valid_until <= now)
         for intention_id, is_lapsed, state, n in self.session.execute(
-            select(Offer.intention_id, lapsed, Offer.state, func.count())
-            .where(Offer.intention_id.in_(ids))
-            .group_by(Offer.intention_id, lapsed, Offer.state)
+            _OFFER_COUNTS, {"ids": ids, "now": clock.now()}
         ):
             counted = offers.setdefault(intention_id, {})
             shown = "expired" if is_lapsed else state

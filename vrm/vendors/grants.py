@@ -30,6 +30,7 @@ REFRESH_TOKEN_LIFETIME = timedelta(days=30)
 # Built once rather than per request: every API request finds its token, and every token
 # request its client.
 _CLIENT = select(OAuthClient).where(OAuthClient.client_id == bindparam("client_id"))
+_INSERT_TOKEN = insert(OAuthToken.__table__)
 _BY_ACCESS_DIGEST = (
     select(OAuthToken, OAuthClient, Vendor)
     .outerjoin(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
@@ -132,7 +133,8 @@ class GrantStore:
         # in the request reads the new row back through the ORM.
         with write_transaction(self.session):
             self.session.execute(
-                insert(OAuthToken.__table__).values(
+                _INSERT_TOKEN,
+                dict(
                     id=uuid.uuid4(),
                     client_pk=client.id,
                     person_id=person_id,
@@ -145,7 +147,9 @@ class GrantStore:
                     issued_at=now,
                     access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
                     refresh_expires_at=now + REFRESH_TOKEN_LIFETIME if refresh else None,
-                )
+                    revoked_at=None,
+                    rotated_at=None,
+                ),
             )
 
     def by_access_token(self, access_token: str) -> OAuthToken | None:
