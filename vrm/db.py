@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -78,6 +80,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 10_000) -> Engine:
         engine = create_engine(
             url, pool_size=SQLITE_POOL_SIZE, max_overflow=-1, hide_parameters=True
         )
+        _WRITE_LOCKS[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -106,19 +109,29 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+# SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
+# SQLite's busy handler (1 ms, then 2, 5, 10, ... up to 100 ms) before it looks again.
+# Writers of the same process queue on this lock instead and start the moment the one
+# before them commits; only writers of other processes still meet the busy handler.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
+
 @contextmanager
 def write_transaction(session: Session) -> Iterator[Session]:
     """Run the block as one write transaction: committed at the end, rolled back on error."""
-    if session.in_transaction():
-        # End any read snapshot first; SQLite cannot upgrade a stale one to a writer.
-        session.commit()
-    session.connection(execution_options={"vrm_write": True})
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    bind = session.get_bind()
+    lock = _WRITE_LOCKS.get(bind) if isinstance(bind, Engine) else None
+    with lock or nullcontext():
+        if session.in_transaction():
+            # End any read snapshot first; SQLite cannot upgrade a stale one to a writer.
+            session.commit()
+        session.connection(execution_options={"vrm_write": True})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def insert_missing(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
