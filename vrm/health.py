@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from vrm.errors import Unavailable
+from vrm.http import DATABASE_RETRY_AFTER_S
 from vrm.runtime import db_session
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
@@ -29,5 +30,7 @@ def healthz() -> dict[str, Any]:
     try:
         db_session().execute(text("SELECT 1"))
     except OperationalError:
-        raise Unavailable("The database does not answer") from None
+        raise Unavailable(
+            "The database does not answer", headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+        ) from None
     return {"status": "ok", "database": "ok"}

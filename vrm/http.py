@@ -9,9 +9,11 @@ import logging
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
@@ -22,6 +24,7 @@ from werkzeug.exceptions import (
 from vrm.errors import (
     PROBLEM_CONTENT_TYPE,
     DomainError,
+    Unavailable,
     ValidationFailed,
     flatten_messages,
     problem,
@@ -237,6 +240,71 @@ def _handle_unexpected(error: Exception) -> Any:
     )
 
 
+# A restart or a fail-over of the database usually takes a few seconds.
+DATABASE_RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = N_("The service cannot reach its database just now; try again in a moment.")
+
+# PostgreSQL SQLSTATEs saying the server cannot serve this connection: class 08 (connection
+# exception), class 53 (insufficient resources: too many connections, disk full) and 57P
+# (shut down, crashed, starting up, database dropped, idle session ended).
+_POSTGRES_UNAVAILABLE = ("08", "53", "57P")
+# SQLite's: the file stayed locked past busy_timeout, cannot be opened, or the disk failed.
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached just now (down, restarting,
+    the connection lost, every connection busy), which a retry can cure; anything else
+    from the database (a bad statement, a missing table, a violated constraint) is a bug."""
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:  # SQLAlchemy recognised a disconnect
+        return True
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    driver_error = error.orig
+    sqlite_name = getattr(driver_error, "sqlite_errorname", None)
+    if sqlite_name is not None:
+        return str(sqlite_name).startswith(_SQLITE_UNAVAILABLE)
+    # psycopg gives no SQLSTATE when the client itself failed: refused, reset, closed.
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    return sqlstate is None or str(sqlstate).startswith(_POSTGRES_UNAVAILABLE)
+
+
+def _handle_database_error(error: Exception) -> Any:
+    if not database_unavailable(error):
+        return _handle_unexpected(error)
+    from vrm.runtime import close_session
+
+    # The next use of the session gets a fresh connection; the pool's pre-ping drops the
+    # dead ones. The page is drawn without the signed-in person, whom it could not load.
+    close_session()
+    g.pop("person", None)
+    driver_error = getattr(error, "orig", None) or error
+    log.warning(
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        request.path,
+        driver_error.__class__.__name__,
+        (str(driver_error).strip().splitlines() or [""])[0],
+    )
+    unavailable = Unavailable(
+        DATABASE_UNAVAILABLE, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+    )
+    if not is_api_request():
+        page, status = _html_error(unavailable.status, unavailable.title, unavailable.detail)
+        return page, status, unavailable.headers
+    return _handle_domain_error(unavailable)
+
+
 # JSON APIs (the OAuth endpoints take forms, as RFC 6749 says, and are not among them).
 JSON_API_PREFIXES = ("/personal/", "/vendor/")
 
@@ -331,6 +399,8 @@ def register_request_checks(app: Flask) -> None:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(DBAPIError, _handle_database_error)
+    app.register_error_handler(PoolTimeout, _handle_database_error)
     app.register_error_handler(Exception, _handle_unexpected)
 
 

@@ -5,6 +5,10 @@ Each limit reads its rate from the settings (``VRM_*_RATE_LIMIT``) on every requ
 limited response carries Flask-Limiter's ``X-RateLimit-*`` and ``Retry-After`` headers and
 the IETF draft's ``RateLimit-Policy`` and ``RateLimit`` fields
 (draft-ietf-httpapi-ratelimit-headers); a refusal is a 429 problem.
+
+When the shared store goes away, each process counts in its own memory until the store
+answers again (Flask-Limiter checks it at growing intervals, up to about half a minute):
+the limits keep holding, per process, and the service keeps answering.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from flask_limiter.util import get_remote_address
 
 from vrm.runtime import accounts, runtime
 
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+# Seconds; Redis answers a counter update in well under a millisecond.
+REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+
 
 class _Limiter(Limiter):
     """Flask-Limiter, also writing the IETF draft's ``RateLimit`` fields."""
@@ -29,10 +37,18 @@ class _Limiter(Limiter):
         # conditional hits): the fields then count this request.
         if self not in app.extensions.get("limiter", ()):
             app.after_request(_rate_limit_fields)
+        if app.config.get("RATELIMIT_STORAGE_URI", "").startswith(REDIS_SCHEMES):
+            # A Redis that hangs must not hang every limited request with it.
+            app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", REDIS_OPTIONS)
         super().init_app(app)
 
 
-limiter = _Limiter(key_func=get_remote_address)
+# If the store fails, count in memory (in_memory_fallback_enabled) rather than answer 500;
+# and if it fails in the middle of a request, after the check passed (swallow_errors), log
+# it and answer rather than lose the response.
+limiter = _Limiter(
+    key_func=get_remote_address, in_memory_fallback_enabled=True, swallow_errors=True
+)
 log = logging.getLogger(__name__)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import current_app, g
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vrm.accounts.passwords import Passwords
@@ -54,7 +55,12 @@ def db_session() -> Session:
 def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
-        session.close()
+        try:
+            session.close()
+        except DBAPIError:
+            # The database went away after the answer was made (the closing rollback
+            # failed): the answer stands, and the dead connection leaves the pool.
+            session.invalidate()
 
 
 def accounts() -> AccountService:
