@@ -28,7 +28,7 @@ from vrm.profile.schemas import PROFILE_FIELDS
 from vrm.profile.service import ProfileService
 from vrm.terms.models import Agreement
 from vrm.terms.service import TermsService
-from vrm.vendors.models import Vendor
+from vrm.vendors.models import Relationship, Vendor
 from vrm.vendors.service import VendorService
 
 RECEIPT_TYP = "vrm-consent-receipt+jws"
@@ -107,10 +107,18 @@ def check_purposes(purposes: list[str], *, field: str = "purposes") -> list[str]
 # Built once: every profile read runs it. The expiry is checked in Python, not in SQL:
 # with a range on it SQLite (without statistics) prefers the (state, expires_at) index
 # over every live consent to the (vendor, person, state) one.
-_GIVEN_TO = select(Consent.fields, Consent.purposes, Consent.expires_at).where(
-    Consent.vendor_id == bindparam("vendor_id"),
-    Consent.person_id == bindparam("person_id"),
-    Consent.state == "given",
+_CUSTOMER_CONSENTS = (
+    select(Relationship.person_id, Consent.fields, Consent.purposes, Consent.expires_at)
+    .outerjoin(
+        Consent,
+        (Consent.vendor_id == Relationship.vendor_id)
+        & (Consent.person_id == Relationship.person_id)
+        & (Consent.state == "given"),
+    )
+    .where(
+        Relationship.vendor_id == bindparam("vendor_id"),
+        Relationship.customer_ref == bindparam("ref"),
+    )
 )
 
 
@@ -426,18 +434,17 @@ class ConsentService:
         given, unexpired and names this purpose. The read is logged for the person."""
         if purpose not in PURPOSES:
             raise ValidationFailed(f"{purpose!r} is not a purpose we know", field="purpose")
-        person_id = self.vendors.person_for_ref(vendor.id, customer_ref)
-        if person_id is None or (token_person_id is not None and token_person_id != person_id):
-            raise NotFound("No customer with this customer_ref")
         now = clock.now()
         with write_transaction(self.session):
-            live = [
-                c
-                for c in self.session.execute(
-                    _GIVEN_TO, {"vendor_id": vendor.id, "person_id": person_id}
-                )
-                if c.expires_at > now
-            ]
+            # The customer and their consents in one round trip: no row is an unknown ref,
+            # a row without a consent a customer who gave none.
+            found = self.session.execute(
+                _CUSTOMER_CONSENTS, {"vendor_id": vendor.id, "ref": customer_ref}
+            ).all()
+            person_id = found[0].person_id if found else None
+            if person_id is None or (token_person_id not in (None, person_id)):
+                raise NotFound("No customer with this customer_ref")
+            live = [c for c in found if c.expires_at is not None and c.expires_at > now]
             allowed = {f for c in live if purpose in c.purposes for f in c.fields}
             if not allowed:
                 raise Forbidden(f"No consent given for {purpose}", field="purpose")
