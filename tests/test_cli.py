@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -83,3 +84,29 @@ def test_port_comes_from_the_environment(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_keys_new_writes_a_private_keyring_the_app_starts_with_and_never_overwrites(tmp_path):
+    keys = tmp_path / "keys.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VRM_")}
+    made = subprocess.run([*VRM, "keys", "new", str(keys)], env=env, capture_output=True)
+    assert made.returncode == 0, made.stderr
+    assert keys.stat().st_mode & 0o777 == 0o600
+    original = keys.read_text()
+
+    env |= {
+        "VRM_ENV": "production",
+        "VRM_ISSUER": "https://vrm.example",
+        "VRM_KEYS_FILE": str(keys),
+        "VRM_DATABASE_URL": f"sqlite:///{tmp_path / 'vrm.sqlite3'}",
+        "VRM_INSTANCE_PATH": str(tmp_path),
+    }
+    upgraded = subprocess.run([*VRM, "db", "upgrade"], env=env, capture_output=True)
+    assert upgraded.returncode == 0, upgraded.stderr
+    listed = subprocess.run([*VRM, "keys", "list"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert [k["active"] for k in json.loads(listed.stdout)] == [True]
+
+    again = subprocess.run([*VRM, "keys", "new", str(keys)], env=env, capture_output=True)
+    assert again.returncode != 0 and b"never overwritten" in again.stderr
+    assert keys.read_text() == original

@@ -44,7 +44,8 @@ def serve(host: str, port: int, with_worker: bool) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 def worker(once: bool) -> None:
-    """Run the periodic jobs (consent expiry, ...): one dedicated process."""
+    """Run the periodic jobs (consent expiry, ...) and deliver webhooks; run as many
+    workers as you like, each job still runs once per period."""
     import logging
 
     from vrm.app import create_app
@@ -96,6 +97,19 @@ def _keyring_app():  # type: ignore[no-untyped-def]
     from vrm.app import create_app
 
     return create_app()
+
+
+@keys.command("new")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def keys_new(path: Path) -> None:
+    """Write a new keyring to PATH (readable by its owner only), for VRM_KEYS_FILE; never
+    over an existing file, whose keys may be all that can read a database."""
+    from vrm.crypto import KeyMaterial, Keyring
+
+    if path.exists():
+        raise click.ClickException(f"{path} exists; a keyring is never overwritten")
+    Keyring(KeyMaterial.generate(), path).save()
+    click.echo(f"wrote a new keyring to {path}; back it up apart from the database")
 
 
 @keys.command("list")
