@@ -247,12 +247,13 @@ with app.test_client() as client:
 
 
 def statuses_from_another_process(
-    app_settings: dict[str, Any], vendor: VendorApi, storage: str, n: int
+    app_settings: dict[str, Any], vendor: VendorApi, storage: str, n: int, prefix: str = "vrm"
 ) -> list[int]:
     env = {
         **os.environ,
         **{f"VRM_{k}": str(v) for k, v in app_settings.items() if v is not None},
         "VRM_RATELIMIT_STORAGE_URL": storage,
+        "VRM_RATELIMIT_KEY_PREFIX": prefix,
         "VRM_OAUTH_TOKEN_RATE_LIMIT": "3 per minute",
     }
     done = subprocess.run(
@@ -274,6 +275,17 @@ def test_app_instances_sharing_redis_count_together(
     acme = make_vendor(app, client, "Acme")  # a new client id: keys no other run uses
     assert statuses_from_another_process(app_settings, acme, REDIS_URL, 2) == [200, 200]
     assert statuses_from_another_process(app_settings, acme, REDIS_URL, 2) == [200, 429]
+
+
+@pytest.mark.skipif(not redis_reachable(), reason="no Redis on 127.0.0.1:6379")
+def test_deployments_sharing_one_redis_count_apart_under_their_own_prefix(
+    app: Flask, client: FlaskClient, app_settings: dict[str, Any]
+) -> None:
+    pytest.importorskip("redis")
+    acme = make_vendor(app, client, "Acme")
+    assert statuses_from_another_process(app_settings, acme, REDIS_URL, 3, "blue") == [200] * 3
+    assert statuses_from_another_process(app_settings, acme, REDIS_URL, 2, "green") == [200] * 2
+    assert statuses_from_another_process(app_settings, acme, REDIS_URL, 1, "blue") == [429]
 
 
 def test_app_instances_in_memory_count_apart(

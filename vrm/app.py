@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=production,
         WTF_CSRF_CHECK_DEFAULT=False,
         RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URL"],
+        RATELIMIT_KEY_PREFIX=settings["RATELIMIT_KEY_PREFIX"],
         RATELIMIT_HEADERS_ENABLED=True,
         API_TITLE=OPENAPI_INFO["title"],
         API_VERSION=OPENAPI_INFO["version"],

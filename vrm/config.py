@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "KEYS": None,
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "RATELIMIT_STORAGE_URL": "memory://",
+    # Names this deployment's counters in a shared store, so two deployments on one Redis
+    # database never count together.
+    "RATELIMIT_KEY_PREFIX": "vrm",
     "LOGIN_RATE_LIMIT": "10 per minute",
     "SIGNUP_RATE_LIMIT": "20 per hour",
     # Generous ceilings against abuse, not quotas (Flask-Limiter notation, "N per period"):
@@ -48,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
     # (same webhook-id).
     "WEBHOOK_TIMEOUT_S": 10,
     "WEBHOOK_LEASE_S": 60,
-    "WEBHOOK_CONCURRENCY": 16,
+    "WEBHOOK_CONCURRENCY": 32,
     # At most this many deliveries in flight to one endpoint, across every worker.
     "WEBHOOK_ENDPOINT_CONCURRENCY": 4,
     "WEBHOOK_POLL_MS": 200,
@@ -57,6 +60,12 @@ DEFAULTS: dict[str, Any] = {
     # After a secret rotation the old secret keeps signing (beside the new) this long.
     "WEBHOOK_SECRET_GRACE_HOURS": 24,
     "EVENT_RETENTION_DAYS": 30,
+    # Periodic jobs (vrm worker), each run once per period however many workers run:
+    # expiring consents, intentions and offers every EXPIRY_PERIOD_S, the purges every
+    # PURGE_PERIOD_S; the record of which worker ran what is kept JOB_RUN_RETENTION_DAYS.
+    "EXPIRY_PERIOD_S": 60,
+    "PURGE_PERIOD_S": 3600,
+    "JOB_RUN_RETENTION_DAYS": 7,
 }
 
 _INTS = {name for name, value in DEFAULTS.items() if isinstance(value, int)}
@@ -99,7 +108,14 @@ def load(
         # The lease must outlast an attempt (its timeout) with room for resolving the
         # host and recording the result, or a slow success would be sent again.
         raise ConfigError("VRM_WEBHOOK_LEASE_S must exceed three times VRM_WEBHOOK_TIMEOUT_S")
-    for name in ("WEBHOOK_TIMEOUT_S", "WEBHOOK_CONCURRENCY", "WEBHOOK_ENDPOINT_CONCURRENCY"):
+    for name in (
+        "WEBHOOK_TIMEOUT_S",
+        "WEBHOOK_CONCURRENCY",
+        "WEBHOOK_ENDPOINT_CONCURRENCY",
+        "EXPIRY_PERIOD_S",
+        "PURGE_PERIOD_S",
+        "JOB_RUN_RETENTION_DAYS",
+    ):
         if settings[name] < 1:
             raise ConfigError(f"VRM_{name} must be at least 1")
     for name in (n for n in settings if n.endswith("_RATE_LIMIT")):

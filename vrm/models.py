@@ -24,6 +24,7 @@ from vrm.intentions.models import (
     SubscriptionKey,
 )
 from vrm.profile.models import ProfileAttribute, ProfileRevision
+from vrm.scheduling.models import JobRun
 from vrm.terms.models import Agreement, PersonTerms, VendorTerms
 from vrm.vendors.models import (
     AuthorizationCode,
@@ -48,6 +49,7 @@ __all__ = [
     "OutboxEvent",
     "WebhookEndpoint",
     "IdempotencyRecord",
+    "JobRun",
     "Message",
     "Intention",
     "IntentionKeyword",

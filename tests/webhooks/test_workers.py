@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from standardwebhooks.webhooks import Webhook
 
 from tests.webhooks.conftest import Received, Receiver, _handler, add_endpoint
 from vrm.db import make_engine, make_sessionmaker, write_transaction
@@ -75,48 +76,96 @@ def vrm_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byte
         process.wait(timeout=10)
 
 
+@pytest.mark.parametrize(
+    ("events", "kills"),
+    [
+        pytest.param(1, 1, id="one event, one kill"),
+        pytest.param(300, 6, id="soak: 300 events, six kills", marks=pytest.mark.soak),
+    ],
+)
 def test_a_worker_killed_in_the_middle_of_a_delivery_loses_nothing(
-    app_settings, receiver, hooks_vendor, tmp_path
+    app, app_settings, roomy_receiver, hooks_vendor, tmp_path, events, kills
 ):
-    arrivals: list[str] = []
-    in_flight = threading.Event()
+    receiver, rt = roomy_receiver, app.extensions["vrm"]
+    arrivals: list[Received] = []  # every request that reached the receiver, answered or not
+    trap, caught = threading.Event(), threading.Event()
+    trapped: list[str] = []
 
     def script(request: Received) -> int | float:
-        arrivals.append(request.headers["webhook-id"])
-        if len(arrivals) == 1:
-            in_flight.set()
+        arrivals.append(request)
+        if trap.is_set():
+            trap.clear()
+            trapped.append(request.headers["webhook-id"])
+            caught.set()
             return 60.0  # no answer before the worker is killed
         return 200
 
     receiver.script = script
     endpoint = add_endpoint(hooks_vendor, receiver.url())
-    queued = hooks_vendor.post(f"/vendor/v1/webhooks/{endpoint['id']}/test").json
-    path = f"/vendor/v1/webhooks/{endpoint['id']}/deliveries/{queued['id']}"
+    if events == 1:
+        ids = [hooks_vendor.post(f"/vendor/v1/webhooks/{endpoint['id']}/test").json["event_id"]]
+    else:
+        with rt.sessions() as session, write_transaction(session):
+            outbox = Outbox(session, rt.keyring)
+            ids = [
+                str(outbox.emit(hooks_vendor.id, "consent.given", {"number": n}))
+                for n in range(events)
+            ]
     env = worker_env(app_settings)
 
-    first_log = tmp_path / "first.log"
-    with vrm_worker(env, first_log) as first:
-        assert in_flight.wait(30), first_log.read_text()
-        first.kill()
-        assert first.wait(timeout=10) == -signal.SIGKILL
-    view = hooks_vendor.get(path).json
-    assert (view["state"], view["attempt_count"]) == ("pending", 0)  # nothing recorded
+    def deliveries() -> dict[str, Delivery]:
+        with rt.sessions() as session:
+            return {str(d.event_id): d for d in session.scalars(select(Delivery))}
 
-    second_log = tmp_path / "second.log"
-    with vrm_worker(env, second_log) as second:
-        view = wait_until(
-            lambda: (v := hooks_vendor.get(path).json)["state"] == "succeeded" and v,
-            timeout=30,
-            what=f"the delivery succeeds; worker output:\n{second_log.read_text()}",
+    def recorded() -> set[tuple[str, int, int | None]]:
+        with rt.sessions() as session:
+            return {
+                (str(a.delivery_id), a.number, a.status_code)
+                for a in session.scalars(select(DeliveryAttempt))
+            }
+
+    for kill in range(kills):
+        trap.set()
+        caught.clear()
+        log = tmp_path / f"killed-{kill}.log"
+        with vrm_worker(env, log) as killed:
+            assert caught.wait(30), log.read_text()
+            killed.kill()
+            assert killed.wait(timeout=10) == -signal.SIGKILL
+        # The attempt in flight was never recorded: its lease runs out, then it goes again.
+        held = deliveries()[trapped[-1]]
+        assert (held.state, held.claim_token is not None) == ("pending", True)
+        assert not {a for a in recorded() if a[0] == str(held.id)}
+
+    last_log = tmp_path / "last.log"
+    with vrm_worker(env, last_log) as last:
+        wait_until(
+            lambda: all(d.state == "succeeded" for d in deliveries().values()),
+            timeout=30 + events / 10,
+            what=f"every delivery succeeds; worker output:\n{last_log.read_text()}",
         )
-        second.terminate()
-        assert second.wait(timeout=15) == 0, second_log.read_text()
+        last.terminate()
+        assert last.wait(timeout=15) == 0, last_log.read_text()
 
-    assert arrivals == [queued["event_id"]] * 2
-    [answered] = receiver.to()  # the killed worker's request is still hanging, unanswered
-    assert (answered.status, answered.headers["webhook-id"]) == (200, queued["event_id"])
-    assert [(a["number"], a["status_code"]) for a in view["attempts"]] == [(2, 200)]
-    assert view["attempt_count"] == 1
+    # Every event was answered 200; a duplicate only ever repeats the same webhook-id with
+    # the same body, and every request, answered or cut off, carries a valid signature.
+    answered = receiver.to()  # the requests hanging when their worker died are unanswered
+    assert {r.headers["webhook-id"] for r in answered} == set(ids)
+    assert all(r.status == 200 for r in answered)
+    bodies: dict[str, set[bytes]] = {}
+    for request in arrivals:
+        payload = Webhook(endpoint["secret"]).verify(request.body, request.headers)
+        assert payload["id"] == request.headers["webhook-id"]
+        bodies.setdefault(payload["id"], set()).add(request.body)
+    assert set(bodies) == set(ids) and {len(b) for b in bodies.values()} == {1}
+    assert len(arrivals) >= len(ids) + kills
+    # Each delivery recorded one attempt, its success; a killed claim counted an attempt
+    # but recorded nothing.
+    assert len(trapped) == kills
+    assert recorded() == {(str(d.id), d.attempts, 200) for d in deliveries().values()}
+    if events == 1:
+        assert len(arrivals) == 2 and len(answered) == 1
+        assert deliveries()[ids[0]].attempts == 2
 
 
 # Two workers at once
