@@ -60,6 +60,18 @@ def newest_first(
         stmt = stmt.where(or_(created_at < at, and_(created_at == at, row_id < last_id)))
     stmt = stmt.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
     rows = list(session.execute(stmt) if plain else session.scalars(stmt))
+    return page_of_rows(rows, created_at, row_id, limit=limit)
+
+
+def page_of_rows(
+    rows: list[Any],
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID],
+    *,
+    limit: int,
+) -> Page[Any]:
+    """The page of up to ``limit + 1`` rows read newest first (the extra one only says
+    that there is more)."""
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows and more else None

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from vrm import clock
@@ -32,7 +32,7 @@ from vrm.intentions.values import (
     price_band,
     price_view,
 )
-from vrm.pagination import Page, newest_first
+from vrm.pagination import Page, newest_first, page_of_rows
 from vrm.profile.service import ProfileService
 from vrm.vendors.models import Vendor
 
@@ -59,6 +59,15 @@ _FEED = select(
     Intention.state,
     Intention.expires_at.label("open_until"),
 ).join(Intention, Intention.id == IntentionMatch.intention_id)
+
+_FIRST_PAGE = (
+    _FEED.where(
+        IntentionMatch.vendor_id == bindparam("vendor_id"),
+        IntentionMatch.expires_at > bindparam("now"),
+    )
+    .order_by(IntentionMatch.created_at.desc(), IntentionMatch.intention_id.desc())
+    .limit(bindparam("size"))
+)
 
 
 class SubscriptionService:
@@ -224,6 +233,16 @@ class SubscriptionService:
     ) -> Page[dict[str, Any]]:
         """Open intentions matched to this vendor, the latest matched first (only one
         person's when the token was issued by that person), JSON-ready."""
+        if cursor is None and person_id is None:
+            # The first page, which is what a vendor polling its feed reads: a statement
+            # built once (building one per request was a tenth of the request).
+            rows = self.session.execute(
+                _FIRST_PAGE, {"vendor_id": vendor.id, "now": clock.now(), "size": limit + 1}
+            ).all()
+            found = page_of_rows(
+                rows, IntentionMatch.created_at, IntentionMatch.intention_id, limit=limit
+            )
+            return Page(self._views(vendor, found.data), found.next_cursor)
         stmt = _FEED.where(
             IntentionMatch.vendor_id == vendor.id, IntentionMatch.expires_at > clock.now()
         )
@@ -278,11 +297,15 @@ class SubscriptionService:
         ]
 
     def _public_views(self, intention_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        # Checked again on the rows read here: one withdrawn since the page was read is
+        # not shown (by primary key only, for the reason given at _FEED).
+        now = clock.now()
         return {
             i.id: self.intentions.public_view(i)
             for i in self.session.execute(
                 select(Intention.__table__).where(Intention.id.in_(intention_ids))
             )
+            if i.state == "open" and i.expires_at > now
         }
 
     def _disclosed(self, vendor: Vendor, matches: list[Any]) -> dict[uuid.UUID, dict[str, Any]]:
