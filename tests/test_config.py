@@ -72,3 +72,10 @@ def test_production_needs_a_configured_issuer(tmp_path, keys_json):
                 "DATABASE_URL": "sqlite://",
             }
         )
+
+
+def test_the_job_ledger_must_outlive_two_of_the_longest_periods():
+    with pytest.raises(config.ConfigError, match="VRM_JOB_RUN_RETENTION_DAYS"):
+        config.load(environ={"VRM_PURGE_PERIOD_S": "864000", "VRM_JOB_RUN_RETENTION_DAYS": "7"})
+    settings = config.load(environ={"VRM_PURGE_PERIOD_S": "86400"})
+    assert settings["JOB_RUN_RETENTION_DAYS"] == 7

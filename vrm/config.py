@@ -118,6 +118,13 @@ def load(
     ):
         if settings[name] < 1:
             raise ConfigError(f"VRM_{name} must be at least 1")
+    longest = max(settings["EXPIRY_PERIOD_S"], settings["PURGE_PERIOD_S"])
+    if settings["JOB_RUN_RETENTION_DAYS"] * 86_400 <= 2 * longest:
+        # A purge would forget the claim of a period still running, which would then run
+        # again: the ledger must outlive at least two of the longest periods.
+        raise ConfigError(
+            "VRM_JOB_RUN_RETENTION_DAYS must be longer than two of the longest job periods"
+        )
     for name in (n for n in settings if n.endswith("_RATE_LIMIT")):
         try:
             parse_many(settings[name])

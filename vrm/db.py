@@ -6,11 +6,12 @@ import threading
 import uuid
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Text, TypeDecorator, create_engine, event
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
 NAMING_CONVENTION = {
@@ -80,7 +81,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 10_000) -> Engine:
         engine = create_engine(
             url, pool_size=SQLITE_POOL_SIZE, max_overflow=-1, hide_parameters=True
         )
-        _WRITE_LOCKS[engine] = threading.RLock()
+        _WRITE_LOCKS[engine] = (threading.RLock(), sqlite_busy_timeout_ms / 1000)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -112,16 +113,32 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
 # SQLite's busy handler (1 ms, then 2, 5, 10, ... up to 100 ms) before it looks again.
 # Writers of the same process queue on this lock instead and start the moment the one
-# before them commits; only writers of other processes still meet the busy handler.
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+# before them commits; only writers of other processes still meet the busy handler. A
+# writer waits for the lock no longer than it would have waited for SQLite's.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, tuple[threading.RLock, float]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextmanager
+def _queued_writer(bind: Any) -> Iterator[None]:
+    found = _WRITE_LOCKS.get(bind) if isinstance(bind, Engine) else None
+    if found is None:
+        yield
+        return
+    lock, timeout = found
+    if not lock.acquire(timeout=timeout):
+        raise SQLAlchemyTimeoutError("the database stayed busy with this process's writers")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextmanager
 def write_transaction(session: Session) -> Iterator[Session]:
     """Run the block as one write transaction: committed at the end, rolled back on error."""
-    bind = session.get_bind()
-    lock = _WRITE_LOCKS.get(bind) if isinstance(bind, Engine) else None
-    with lock or nullcontext():
+    with _queued_writer(session.get_bind()):
         if session.in_transaction():
             # End any read snapshot first; SQLite cannot upgrade a stale one to a writer.
             session.commit()

@@ -58,6 +58,16 @@ def test_a_feed_item_is_exactly_what_the_schema_documents(app, client, ada, acme
     assert expected["location"]["city"] == "Paris"
 
 
+def test_an_intention_with_only_what_is_required_is_documented_with_its_nulls(
+    app, client, ada, acme
+):
+    subscribe(acme, categories=["sports/cycling"])
+    published = publish(client, ada)
+    [item] = feed(acme)["data"]
+    assert item == _documented(app, acme.id, published["id"])
+    assert (item["price"], item["location"], item["wanted_by"], item["disclosed"]) == (None,) * 4
+
+
 def test_an_edit_is_in_the_feed_at_once_after_the_old_version_was_read(app, client, ada, acme):
     subscribe(acme, categories=["sports/cycling"])
     published = publish(client, ada, price={"currency": "EUR", "max": "500"})

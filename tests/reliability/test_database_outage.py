@@ -55,6 +55,9 @@ from vrm.migrate import upgrade
 # Nothing the server knows about itself belongs in an answer.
 LEAKS = ("Traceback", "SELECT", "INSERT", "UPDATE ", "sqlalchemy", "psycopg", "postgres")
 
+# Seconds after PostgreSQL answers again by which requests succeed again.
+RECOVERY_S = 8.0
+
 
 def assert_unavailable_problem(outcome: Outcome) -> None:
     """A 503 is the documented problem, with when to come back, and nothing else."""
@@ -203,7 +206,7 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_and_loses_no_eve
                 time.sleep(2)
                 private_postgres.start()
                 back_at.append(time.monotonic())
-            time.sleep(5)  # the last recovery, then a stretch of normal service
+            time.sleep(RECOVERY_S + 3)  # the last recovery, then a stretch of normal service
         finally:
             outcomes = load.finish()
 
@@ -213,11 +216,14 @@ def test_a_postgres_restart_under_load_gives_503s_then_recovers_and_loses_no_eve
         assert refused, "no request met the outage: the test proves nothing"
         for outcome in refused:
             assert_unavailable_problem(outcome)
-        # Within a few seconds of the cluster answering again, everything succeeds.
-        settled = [o for o in outcomes if o.started > back_at[-1] + 2.5]
+        # Within seconds of the cluster answering again, everything succeeds (generous for
+        # a loaded machine: the point is recovery without a restart, not its speed).
+        settled = [o for o in outcomes if o.started > back_at[-1] + RECOVERY_S]
         assert settled and all(o.status in (200, 201) for o in settled), settled[:5]
         for moment in back_at:
-            assert any(moment < o.started < moment + 2.5 and o.status == 200 for o in outcomes)
+            assert any(
+                moment < o.started < moment + RECOVERY_S and o.status == 200 for o in outcomes
+            )
 
         # The outbox drains: every committed event reaches the receiver, once per id.
         engine = make_engine(url)
