@@ -16,15 +16,11 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bench.baseline import bare, minimal, minimal_write
-from bench.seed import Seeder, Sizes, publish_bodies
-from vrm.app import create_app
-from vrm.crypto import KeyMaterial, Keyring
-from vrm.db import make_engine
-from vrm.migrate import upgrade
+from bench.profile import seeded_app
+from bench.seed import publish_bodies
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,23 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scale", type=float, default=0.1)
     args = parser.parse_args(argv)
-    full = Sizes()
-    sizes = Sizes(
-        persons=max(100, int(full.persons * args.scale)),
-        vendors=max(20, int(full.vendors * args.scale)),
-        subscriptions=max(200, int(full.subscriptions * args.scale)),
-        intentions=max(500, int(full.intentions * args.scale)),
-        readers=20,
-    )
     with tempfile.TemporaryDirectory() as workdir:
-        url = f"sqlite:///{Path(workdir) / 'cpu.sqlite3'}"
-        upgrade(url)
-        keys = KeyMaterial.generate().to_json()
-        creds = Seeder(make_engine(url), Keyring(KeyMaterial.from_json(keys)), sizes).run()
-        app = create_app(
-            {"ENV": "production", "ISSUER": "http://bench", "DATABASE_URL": url, "KEYS": keys,
-             "INSTANCE_PATH": workdir, "OAUTH_TOKEN_RATE_LIMIT": "1000000 per minute"}
-        )  # fmt: skip
+        app, url, creds = seeded_app(workdir, args.scale)
         os.environ["VRM_DATABASE_URL"] = url
         clients = {
             "bare": bare().test_client(),

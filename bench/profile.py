@@ -11,13 +11,36 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from pyinstrument import Profiler
 
-from bench.seed import Seeder, Sizes, publish_bodies
+from bench.seed import Credentials, Seeder, Sizes, publish_bodies
 from vrm.app import create_app
 from vrm.crypto import KeyMaterial, Keyring
 from vrm.db import make_engine
 from vrm.migrate import upgrade
+
+
+def seeded_app(workdir: str, scale: float) -> tuple[Flask, str, Credentials]:
+    """A fresh SQLite database under ``workdir`` seeded with ``scale`` of the full data
+    set, and the app over it, configured as in production."""
+    full = Sizes()
+    sizes = Sizes(
+        persons=max(100, int(full.persons * scale)),
+        vendors=max(20, int(full.vendors * scale)),
+        subscriptions=max(200, int(full.subscriptions * scale)),
+        intentions=max(500, int(full.intentions * scale)),
+        readers=20,
+    )
+    url = f"sqlite:///{Path(workdir) / 'bench.sqlite3'}"
+    upgrade(url)
+    keys = KeyMaterial.generate().to_json()
+    creds = Seeder(make_engine(url), Keyring(KeyMaterial.from_json(keys)), sizes).run()
+    app = create_app(
+        {"ENV": "production", "ISSUER": "http://bench", "DATABASE_URL": url, "KEYS": keys,
+         "INSTANCE_PATH": workdir, "OAUTH_TOKEN_RATE_LIMIT": "1000000 per minute"}
+    )  # fmt: skip
+    return app, url, creds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,25 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("workload", choices=["feed", "token", "publish", "profile"])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--database", help="an existing seeded database (skips seeding)")
     args = parser.parse_args(argv)
-    full = Sizes()
-    sizes = Sizes(
-        persons=max(100, int(full.persons * args.scale)),
-        vendors=max(20, int(full.vendors * args.scale)),
-        subscriptions=max(200, int(full.subscriptions * args.scale)),
-        intentions=max(500, int(full.intentions * args.scale)),
-        readers=20,
-    )
     with tempfile.TemporaryDirectory() as workdir:
-        url = f"sqlite:///{Path(workdir) / 'profile.sqlite3'}"
-        upgrade(url)
-        keys = KeyMaterial.generate().to_json()
-        creds = Seeder(make_engine(url), Keyring(KeyMaterial.from_json(keys)), sizes).run()
-        app = create_app(
-            {"ENV": "production", "ISSUER": "http://bench", "DATABASE_URL": url, "KEYS": keys,
-             "INSTANCE_PATH": workdir}
-        )  # fmt: skip
+        app, _url, creds = seeded_app(workdir, args.scale)
         client = app.test_client()
         basic = base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()
         bodies = publish_bodies(args.requests)
