@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import FAST_ARGON2, PASSWORD
-from tests.webhooks.conftest import Receiver, _handler
+from tests.webhooks.conftest import Receiver, receiver_on
 from vrm.crypto import KeyMaterial, Keyring
 from vrm.db import make_engine, make_sessionmaker
 from vrm.vendors.service import VendorService
@@ -358,23 +357,8 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def webhook_receiver() -> Iterator[Receiver]:
     """A local endpoint recording every request (``Receiver`` of the webhook tests), with
     room for many connections at once."""
-
-    class RoomyServer(ThreadingHTTPServer):
-        request_queue_size = 128
-        daemon_threads = True
-
-    made = Receiver(0)
-    server = RoomyServer(("127.0.0.1", 0), _handler(made))
-    made.port = server.server_port
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with receiver_on() as made:
         yield made
-    finally:
-        made.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # Talking to the running service

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -140,3 +141,27 @@ def dispatcher_for(app: Flask) -> Iterator[Callable[..., Dispatcher]]:
     yield make
     for dispatcher in made:
         dispatcher.close()
+
+
+@contextmanager
+def receiver_on(port: int = 0) -> Iterator[Receiver]:
+    """A receiver like the ``receiver`` fixture's, on the given port, with room for many
+    connections at once (the default listen backlog of 5 drops connections under load, and
+    the client then waits a second to retry them)."""
+
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128
+        daemon_threads = True
+
+    made = Receiver(port)
+    server = Server(("127.0.0.1", port), _handler(made))
+    made.port = server.server_port
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield made
+    finally:
+        made.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

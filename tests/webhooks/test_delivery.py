@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -25,7 +24,13 @@ from flask import Flask
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.consents.conftest import VendorApi
-from tests.webhooks.conftest import WEBHOOK_SCOPES, Received, Receiver, _handler, add_endpoint
+from tests.webhooks.conftest import (
+    WEBHOOK_SCOPES,
+    Received,
+    Receiver,
+    add_endpoint,
+    receiver_on,
+)
 from vrm import clock
 from vrm.db import write_transaction
 from vrm.events.delivery import (
@@ -97,30 +102,6 @@ def signatures(request: Received) -> list[str]:
 
 def ids_of(requests: list[Received]) -> list[str]:
     return [r.headers["webhook-id"] for r in requests]
-
-
-@contextmanager
-def receiver_on(port: int = 0) -> Iterator[Receiver]:
-    """A receiver like the ``receiver`` fixture's, on the given port, with room for many
-    connections at once (the default listen backlog of 5 drops connections under load, and
-    the client then waits a second to retry them)."""
-
-    class Server(ThreadingHTTPServer):
-        request_queue_size = 128
-        daemon_threads = True
-
-    made = Receiver(port)
-    server = Server(("127.0.0.1", port), _handler(made))
-    made.port = server.server_port
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield made
-    finally:
-        made.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

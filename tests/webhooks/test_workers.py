@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import pytest
 from sqlalchemy import event, func, select
 from standardwebhooks.webhooks import Webhook
 
-from tests.webhooks.conftest import Received, Receiver, _handler, add_endpoint
+from tests.webhooks.conftest import Received, Receiver, add_endpoint, receiver_on
 from vrm.db import make_engine, make_sessionmaker, write_transaction
 from vrm.events.delivery import DeliveryQueue, Dispatcher, Job
 from vrm.events.models import Delivery, DeliveryAttempt
@@ -173,25 +172,10 @@ def test_a_worker_killed_in_the_middle_of_a_delivery_loses_nothing(
 
 @pytest.fixture
 def roomy_receiver() -> Iterator[Receiver]:
-    """A receiver like the ``receiver`` fixture's, with room for many connections at once
-    (under the default listen backlog of 5 some are dropped, and retried a second later)."""
-
-    class Server(ThreadingHTTPServer):
-        request_queue_size = 128
-        daemon_threads = True
-
-    made = Receiver(0)
-    server = Server(("127.0.0.1", 0), _handler(made))
-    made.port = server.server_port
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    """A receiver with room for many connections at once (under the default listen
+    backlog of 5 some are dropped, and retried a second later)."""
+    with receiver_on() as made:
         yield made
-    finally:
-        made.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def claims_of(dispatcher: Dispatcher) -> list[tuple[str, int]]:
