@@ -364,6 +364,10 @@ class Bench:
         )
         return result, server.peak
 
+    def baseline(self, name: str, result: LoadResult, peak: float, bare: LoadResult) -> None:
+        """A baseline's row: its rate as a share of the bare route's."""
+        self.add(name, result, peak, ratio=result.rps / bare.rps, against="bare")
+
     def add(self, workload: str, result: LoadResult, peak: float, **kw: Any) -> Row:
         row = Row(
             workload,
@@ -467,13 +471,7 @@ class Bench:
                     )
                 )
         minimal, minimal_peak = median_round(minimal_rounds)
-        self.add(
-            "baseline: minimal Flask+SQLAlchemy feed",
-            minimal,
-            minimal_peak,
-            ratio=minimal.rps / bare.rps,
-            against="bare",
-        )
+        self.baseline("baseline: minimal Flask+SQLAlchemy feed", minimal, minimal_peak, bare)
 
         if feed_rounds:
             feed, feed_peak = median_round(feed_rounds)
@@ -493,13 +491,7 @@ class Bench:
                     )
                 ],
             )
-            self.add(
-                "baseline: minimal Flask+SQLAlchemy write",
-                write,
-                write_peak,
-                ratio=write.rps / bare.rps,
-                against="bare",
-            )
+            self.baseline("baseline: minimal Flask+SQLAlchemy write", write, write_peak, bare)
         if s.wants("token"):
             self.token(url, creds, bare, write)
         if s.wants("publish"):

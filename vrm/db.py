@@ -156,8 +156,13 @@ def insert_missing(session: Session, model: Any, rows: list[dict[str, Any]]) -> 
     written at the same moment by another request included)."""
     if not rows:
         return
+    session.execute(conflict_insert(session)(model).on_conflict_do_nothing(), rows)
+
+
+def conflict_insert(session: Session) -> Any:
+    """The session's dialect's ``insert``, the one with ``on_conflict_do_nothing``."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(model).on_conflict_do_nothing(), rows)
+    return insert

@@ -31,8 +31,14 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
 from tests.consents.conftest import VendorApi, make_vendor
-from tests.webhooks.conftest import WEBHOOK_SCOPES, Received, add_endpoint
-from tests.webhooks.test_delivery import emit, receiver_on
+from tests.webhooks.conftest import (
+    WEBHOOK_SCOPES,
+    Received,
+    add_endpoint,
+    quick_settings,
+    receiver_on,
+)
+from tests.webhooks.test_delivery import emit
 from vrm.db import make_engine, make_sessionmaker
 from vrm.events.delivery import JITTER, MAX_ATTEMPTS, Dispatcher, retry_delay
 from vrm.events.models import Delivery, DeliveryAttempt
@@ -81,16 +87,9 @@ def dispatchers(app: Flask, app_settings: dict[str, Any]) -> Iterator[Callable[.
     made: list[tuple[Dispatcher, Any]] = []
 
     def make(**overrides: Any) -> Dispatcher:
-        rt = app.extensions["vrm"]
-        settings = {
-            **rt.settings,
-            "WEBHOOK_TIMEOUT_S": 1,
-            "WEBHOOK_LEASE_S": 4,
-            "WEBHOOK_POLL_MS": 20,
-            **overrides,
-        }
         engine = make_engine(app_settings["DATABASE_URL"])
-        dispatcher = Dispatcher(make_sessionmaker(engine), rt.keyring, settings)
+        settings = quick_settings(app, **overrides)
+        dispatcher = Dispatcher(make_sessionmaker(engine), app.extensions["vrm"].keyring, settings)
         made.append((dispatcher, engine))
         return dispatcher
 

@@ -120,6 +120,17 @@ def add_endpoint(vendor: VendorApi, url: str, **body: Any) -> dict[str, Any]:
     return response.json
 
 
+def quick_settings(app: Flask, **overrides: Any) -> dict[str, Any]:
+    """The app's settings with the short webhook timeouts the delivery tests run with."""
+    return {
+        **app.extensions["vrm"].settings,
+        "WEBHOOK_TIMEOUT_S": 1,
+        "WEBHOOK_LEASE_S": 4,
+        "WEBHOOK_POLL_MS": 20,
+        **overrides,
+    }
+
+
 @pytest.fixture
 def dispatcher_for(app: Flask) -> Iterator[Callable[..., Dispatcher]]:
     """Dispatchers on the test database; settings may be overridden (short timeouts)."""
@@ -127,14 +138,7 @@ def dispatcher_for(app: Flask) -> Iterator[Callable[..., Dispatcher]]:
 
     def make(**overrides: Any) -> Dispatcher:
         rt = app.extensions["vrm"]
-        settings = {
-            **rt.settings,
-            "WEBHOOK_TIMEOUT_S": 1,
-            "WEBHOOK_LEASE_S": 4,
-            "WEBHOOK_POLL_MS": 20,
-            **overrides,
-        }
-        dispatcher = Dispatcher(rt.sessions, rt.keyring, settings)
+        dispatcher = Dispatcher(rt.sessions, rt.keyring, quick_settings(app, **overrides))
         made.append(dispatcher)
         return dispatcher
 

@@ -42,7 +42,6 @@ REGIONS_MAX = 20
 KEYWORDS_MAX = 20
 
 
-# What a feed reads of each match.
 # A feed reads each match with what tells its intention's version apart, in one query
 # (the rest of the intention only for versions this process has not shown yet). The
 # intention is joined by primary key and only then checked for being open: with its state

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from vrm import clock
-from vrm.db import write_transaction
+from vrm.db import conflict_insert, write_transaction
 from vrm.scheduling.models import JobRun
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,10 +46,7 @@ class JobLedger:
         )
         if taken is not None:
             return False
-        if self.session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = conflict_insert(self.session)
         with write_transaction(self.session):
             # RETURNING says whether this insert went in (rowcount is not reliable here).
             inserted = self.session.execute(
